@@ -36,7 +36,7 @@ class InvalidArgument(DomainError):
     ) -> None:
         if not violations:
             raise ValueError("InvalidArgument needs at least one field violation")
-        fields = ", ".join(v.field for v in violations)
+        fields = ", ".join(v.field or "(the whole request)" for v in violations)
         super().__init__(f"invalid request: {fields}", reason=reason)
         self.violations = tuple(violations)
 

@@ -56,8 +56,9 @@ class Store(Protocol):
         """Up to `limit` users with seq > `after_seq`, by seq."""
 
     async def update_user(self, user: User, expected_etag: str, event: Event) -> int:
-        """Replaces the user with `user.id` if its etag is `expected_etag`; returns the event
-        id. `NotFound`, `Aborted`, or `AlreadyExists` (email taken)."""
+        """Replaces the user with `user.id` (all but its create_time) if its etag is
+        `expected_etag`; returns the event id. `NotFound`, `Aborted`, or `AlreadyExists`
+        (email taken)."""
 
     async def delete_user(self, user_id: str, expected_etag: str, event: Event) -> int:
         """Deletes the user if its etag is `expected_etag`; returns the event id. `NotFound`,
@@ -79,8 +80,9 @@ class Store(Protocol):
         """Up to `limit` mindmaps (of `owner_id`, if given) with seq > `after_seq`, by seq."""
 
     async def update_mindmap(self, mindmap: Mindmap, expected_etag: str, event: Event) -> int:
-        """Replaces the mindmap with `mindmap.id`, nodes included, if its etag is
-        `expected_etag`; returns the event id. `NotFound` or `Aborted`."""
+        """Replaces the mindmap with `mindmap.id`, nodes included (owner and create_time are
+        fixed at creation), if its etag is `expected_etag`; returns the event id.
+        `NotFound` or `Aborted`."""
 
     async def delete_mindmap(self, mindmap_id: str, expected_etag: str, event: Event) -> int:
         """Deletes the mindmap if its etag is `expected_etag`; returns the event id.

@@ -1,0 +1,1 @@
+"""hub's tests, laid out like the package they test (tests/storage ↔ hub/storage, ...)."""
