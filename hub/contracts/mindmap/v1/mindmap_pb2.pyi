@@ -82,7 +82,8 @@ class Mindmap(_message.Message):
     def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Node]:
         """The nodes of the tree, parents before children, siblings by position.
         Exactly one node, the root, has an empty parent_id; it is created with
-        the mindmap, carries its title as text, and cannot be moved or deleted.
+        the mindmap, with the title as its first text, and cannot be moved or
+        deleted (its text is edited like any node's).
         Left empty by the BASIC view.
         """
 
@@ -483,7 +484,9 @@ class AddNodeRequest(_message.Message):
     mindmap_id: _builtins.str
     """Id of the mindmap."""
     position: _builtins.int
-    """Position among the new siblings; absent means last."""
+    """Position among the new siblings: absent, or past the last, means last;
+    negative is rejected.
+    """
     etag: _builtins.str
     """If set, apply only when it matches the mindmap's etag (else ABORTED)."""
     @_builtins.property
@@ -624,7 +627,9 @@ class MoveNodeRequest(_message.Message):
     new_parent_id: _builtins.str
     """Id of the new parent: not the node itself nor one of its descendants."""
     position: _builtins.int
-    """Position among the new siblings; absent means last."""
+    """Position among the new siblings: absent, or past the last, means last;
+    negative is rejected.
+    """
     etag: _builtins.str
     """If set, apply only when it matches the mindmap's etag (else ABORTED)."""
     def __init__(

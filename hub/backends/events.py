@@ -1,0 +1,120 @@
+"""The domain event of a write, built by the backend and committed by the store with it.
+
+`Origin` is who made the write and under which trace, read from the request's gRPC
+metadata: `x-hub-principal` (set by the gateway after authentication; the gateway strips
+any `x-hub-*` a client sends) and `traceparent` (W3C trace context). `event` builds the
+`hub.events.v1.Event`, deriving its type from the payload so the two cannot disagree.
+The store assigns the event id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias, assert_never
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hub.backends.status import Context
+from hub.contracts.events.v1.events_pb2 import (
+    Event,
+    MindmapCreated,
+    MindmapDeleted,
+    MindmapUpdated,
+    NodeAdded,
+    NodeDeleted,
+    NodeMoved,
+    NodeUpdated,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+
+PRINCIPAL_KEY = "x-hub-principal"
+TRACEPARENT_KEY = "traceparent"
+
+Payload: TypeAlias = (
+    UserCreated
+    | UserUpdated
+    | UserDeleted
+    | MindmapCreated
+    | MindmapUpdated
+    | MindmapDeleted
+    | NodeAdded
+    | NodeUpdated
+    | NodeMoved
+    | NodeDeleted
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who made a write (`actor`, "" when anonymous) and its W3C `traceparent` ("" if none)."""
+
+    actor: str = ""
+    traceparent: str = ""
+
+
+def origin_of(context: Context) -> Origin:
+    """The origin of the call whose servicer context is `context`."""
+    values = dict(context.invocation_metadata() or ())
+    actor = values.get(PRINCIPAL_KEY, "")
+    traceparent = values.get(TRACEPARENT_KEY, "")
+    return Origin(
+        actor=actor if isinstance(actor, str) else "",
+        traceparent=traceparent if isinstance(traceparent, str) else "",
+    )
+
+
+def event(
+    payload: Payload, *, time: Timestamp, subject: str, owner_id: str, origin: Origin
+) -> Event:
+    """The event of one committed write: `time` is the write's commit (update) time."""
+    built = Event(
+        type=event_type(payload),
+        time=time,
+        subject=subject,
+        owner_id=owner_id,
+        actor=origin.actor,
+        traceparent=origin.traceparent,
+    )
+    for field in Event.DESCRIPTOR.oneofs_by_name["payload"].fields:
+        if field.message_type is payload.DESCRIPTOR:
+            getattr(built, field.name).CopyFrom(payload)
+    return built
+
+
+def event_type(payload: Payload) -> str:
+    """The dotted type that names `payload`, e.g. `mindmap.node_moved`."""
+    match payload:
+        case UserCreated():
+            return "user.created"
+        case UserUpdated():
+            return "user.updated"
+        case UserDeleted():
+            return "user.deleted"
+        case MindmapCreated():
+            return "mindmap.created"
+        case MindmapUpdated():
+            return "mindmap.updated"
+        case MindmapDeleted():
+            return "mindmap.deleted"
+        case NodeAdded():
+            return "mindmap.node_added"
+        case NodeUpdated():
+            return "mindmap.node_updated"
+        case NodeMoved():
+            return "mindmap.node_moved"
+        case NodeDeleted():
+            return "mindmap.node_deleted"
+        case _:
+            assert_never(payload)
+
+
+def user_subject(user_id: str) -> str:
+    """The subject of events about a user."""
+    return f"users/{user_id}"
+
+
+def mindmap_subject(mindmap_id: str) -> str:
+    """The subject of events about a mindmap or its nodes."""
+    return f"mindmaps/{mindmap_id}"

@@ -1,0 +1,149 @@
+"""The one place where domain errors become gRPC status, with `google.rpc` details.
+
+Every RPC of the servicers is decorated with `rpc`: the handler raises `hub.errors`
+domain errors and never touches the status itself. `to_rpc_status` maps each error with an
+exhaustive `match`:
+
+| domain error        | gRPC code           | details                                |
+|---------------------|---------------------|----------------------------------------|
+| InvalidArgument     | INVALID_ARGUMENT    | BadRequest (one violation per field)   |
+| NotFound            | NOT_FOUND           | ResourceInfo                           |
+| AlreadyExists       | ALREADY_EXISTS      | ResourceInfo                           |
+| Aborted             | ABORTED             | (ErrorInfo reason ETAG_MISMATCH only)  |
+| FailedPrecondition  | FAILED_PRECONDITION | PreconditionFailure                    |
+
+and every status also carries an `ErrorInfo` (reason, domain "hub"). Any other exception is
+a bug: it is logged here, at the boundary, and answered with INTERNAL and a generic message
+that reveals nothing of the server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeAlias, TypeVar, assert_never
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyMessage
+from google.protobuf.message import Message
+from google.rpc.error_details_pb2 import BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo
+from google.rpc.status_pb2 import Status
+from grpc_status import rpc_status
+
+from hub.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+
+DOMAIN = "hub"
+"""`ErrorInfo.domain` of every error the backends send."""
+
+INTERNAL_MESSAGE = "internal error"
+"""The only text a client sees of an unexpected failure; the details go to the log."""
+
+MappedError: TypeAlias = InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition
+"""Every concrete domain error; a test proves it covers all subclasses of `DomainError`."""
+
+_logger = logging.getLogger(__name__)
+
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+"""The servicer context of any RPC, as the servicer methods take it."""
+
+_S = TypeVar("_S")
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+
+
+def to_rpc_status(error: MappedError) -> Status:
+    """The `google.rpc.Status` that tells a client what `error` means."""
+    error_info = ErrorInfo(reason=error.reason, domain=DOMAIN)
+    details: list[Message]
+    match error:
+        case InvalidArgument():
+            code = grpc.StatusCode.INVALID_ARGUMENT
+            details = [
+                BadRequest(
+                    field_violations=[
+                        BadRequest.FieldViolation(field=v.field, description=v.description)
+                        for v in error.violations
+                    ]
+                )
+            ]
+        case NotFound():
+            code = grpc.StatusCode.NOT_FOUND
+            details = [_resource_info(error.resource_type, error.name, error.message)]
+        case AlreadyExists():
+            code = grpc.StatusCode.ALREADY_EXISTS
+            details = [_resource_info(error.resource_type, error.name, error.message)]
+        case Aborted():
+            code = grpc.StatusCode.ABORTED
+            error_info.metadata["resource_type"] = error.resource_type
+            error_info.metadata["resource_name"] = error.name
+            details = []
+        case FailedPrecondition():
+            code = grpc.StatusCode.FAILED_PRECONDITION
+            details = [
+                PreconditionFailure(
+                    violations=[
+                        PreconditionFailure.Violation(
+                            type=error.reason,
+                            subject=error.subject,
+                            description=error.description,
+                        )
+                    ]
+                )
+            ]
+        case _:
+            assert_never(error)
+    return _status(code, error.message, [error_info, *details])
+
+
+def internal_status() -> Status:
+    """The status of an unexpected failure (a bug): INTERNAL, generic message."""
+    error_info = ErrorInfo(reason="INTERNAL", domain=DOMAIN)
+    return _status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, [error_info])
+
+
+def rpc(
+    handler: Callable[[_S, _Req, grpc.aio.ServicerContext[_Req, _Resp]], Awaitable[_Resp]],
+) -> Callable[[_S, _Req, grpc.aio.ServicerContext[_Req, _Resp]], Coroutine[Any, Any, _Resp]]:
+    """Wraps a servicer method so that its domain errors (and bugs) end the call with the
+    status `to_rpc_status` (or `internal_status`) gives them."""
+
+    @functools.wraps(handler)
+    async def handle(
+        servicer: _S, request: _Req, context: grpc.aio.ServicerContext[_Req, _Resp]
+    ) -> _Resp:
+        try:
+            return await handler(servicer, request, context)
+        # MappedError spelled out: mypy checks each is in it, a test that it covers them all.
+        except (InvalidArgument, NotFound, AlreadyExists, Aborted, FailedPrecondition) as error:
+            await abort(context, to_rpc_status(error))
+        except Exception:
+            _logger.exception("unexpected failure in %s", handler.__qualname__)
+            await abort(context, internal_status())
+
+    return handle
+
+
+async def abort(context: Context, status: Status) -> NoReturn:
+    """Ends the call with `status`, details included; raises (grpc.aio's abort never
+    returns)."""
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _resource_info(resource_type: str, name: str, description: str) -> ResourceInfo:
+    return ResourceInfo(resource_type=resource_type, resource_name=name, description=description)
+
+
+def _status(code: grpc.StatusCode, message: str, details: list[Message]) -> Status:
+    status = Status(code=code.value[0], message=message)
+    for detail in details:
+        packed = AnyMessage()
+        packed.Pack(detail)
+        status.details.append(packed)
+    return status

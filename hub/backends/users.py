@@ -1,0 +1,183 @@
+"""`UserService`: the servicer of `hub.user.v1.UserService` over a `Store`.
+
+Each RPC validates its whole request first (`validation`), then reads or writes through the
+store; every write carries its one domain event (`events`). Conditional writes follow
+`writes.conditional_write`: an etag in the request must match (else ABORTED); without one
+the write applies to the latest version. Emails are kept as given and unique ignoring case
+(ALREADY_EXISTS, reason EMAIL_TAKEN); a user who owns mindmaps cannot be deleted
+(FAILED_PRECONDITION, reason USER_HAS_MINDMAPS). Output-only fields (id, times) in requests
+are ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+from typing_extensions import override
+
+from hub.backends import pagination, reads, validation
+from hub.backends.events import Origin, Payload, event, origin_of, user_subject
+from hub.backends.status import Context, rpc
+from hub.backends.validation import Violations
+from hub.backends.writes import conditional_write, new_etag, now
+from hub.contracts.events.v1.events_pb2 import Event, UserCreated, UserDeleted, UserUpdated
+from hub.contracts.user.v1 import user_pb2_grpc
+from hub.contracts.user.v1.user_pb2 import (
+    BatchGetUsersRequest,
+    BatchGetUsersResponse,
+    CreateUserRequest,
+    CreateUserResponse,
+    DeleteUserRequest,
+    DeleteUserResponse,
+    GetUserRequest,
+    GetUserResponse,
+    ListUsersRequest,
+    ListUsersResponse,
+    Plan,
+    UpdateUserRequest,
+    UpdateUserResponse,
+    User,
+)
+from hub.storage.store import Store
+
+USER_TYPE = User.DESCRIPTOR.full_name
+UPDATABLE = ("email", "display_name", "plan")
+"""The update mask paths of UpdateUser."""
+
+
+class UserService(user_pb2_grpc.UserServiceServicer):
+    """Creates, reads, lists, updates and deletes users stored in `store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @override
+    @rpc
+    async def CreateUser(self, request: CreateUserRequest, context: Context) -> CreateUserResponse:
+        v = Violations()
+        email = validation.email(v, "user.email", request.user.email)
+        name = validation.text(
+            v, "user.display_name", request.user.display_name, validation.MAX_DISPLAY_NAME
+        )
+        plan = validation.plan(v, "user.plan", request.user.plan, default=Plan.PLAN_FREE)
+        v.raise_if_any()
+        time = now()
+        user = User(
+            id=str(uuid.uuid4()),
+            email=email,
+            display_name=name,
+            plan=plan,
+            create_time=time,
+            update_time=time,
+            etag=new_etag(),
+        )
+        await self._store.insert_user(
+            user, _event(UserCreated(user=user), user.id, time, origin_of(context))
+        )
+        return CreateUserResponse(user=user)
+
+    @override
+    @rpc
+    async def GetUser(self, request: GetUserRequest, context: Context) -> GetUserResponse:
+        v = Violations()
+        user_id = validation.required_id(v, "id", request.id)
+        v.raise_if_any()
+        return GetUserResponse(user=await self._get(user_id))
+
+    @override
+    @rpc
+    async def BatchGetUsers(
+        self, request: BatchGetUsersRequest, context: Context
+    ) -> BatchGetUsersResponse:
+        v = Violations()
+        ids = validation.batch_ids(v, "ids", request.ids)
+        v.raise_if_any()
+        found = await self._store.get_users(sorted(set(ids)))
+        users, missing = reads.in_request_order(ids, found)
+        return BatchGetUsersResponse(users=users, missing_ids=missing)
+
+    @override
+    @rpc
+    async def ListUsers(self, request: ListUsersRequest, context: Context) -> ListUsersResponse:
+        v = Violations()
+        list_key = pagination.fingerprint("users")
+        size = pagination.page_size(v, "page_size", request.page_size)
+        after = pagination.after_seq(v, "page_token", request.page_token, list_key)
+        v.raise_if_any()
+        rows = await self._store.list_users(after, size + 1)
+        users, next_token = pagination.page(rows, size, list_key)
+        return ListUsersResponse(users=users, next_page_token=next_token)
+
+    @override
+    @rpc
+    async def UpdateUser(self, request: UpdateUserRequest, context: Context) -> UpdateUserResponse:
+        v = Violations()
+        user_id = validation.required_id(v, "user.id", request.user.id)
+        paths = validation.update_mask(v, "update_mask", request.update_mask, UPDATABLE)
+        changes = User()
+        if "email" in paths:
+            changes.email = validation.email(v, "user.email", request.user.email)
+        if "display_name" in paths:
+            changes.display_name = validation.text(
+                v, "user.display_name", request.user.display_name, validation.MAX_DISPLAY_NAME
+            )
+        if "plan" in paths:
+            changes.plan = validation.plan(v, "user.plan", request.user.plan, default=None)
+        v.raise_if_any()
+        mask = FieldMask(paths=paths)
+        origin = origin_of(context)
+
+        async def write(current: User) -> User:
+            time = now()
+            updated = User()
+            updated.CopyFrom(current)
+            mask.MergeMessage(changes, updated)
+            updated.update_time.CopyFrom(time)
+            updated.etag = new_etag()
+            payload = UserUpdated(user=updated, update_mask=mask, previous_plan=current.plan)
+            await self._store.update_user(
+                updated, current.etag, _event(payload, user_id, time, origin)
+            )
+            return updated
+
+        user = await conditional_write(
+            resource_type=USER_TYPE,
+            name=user_id,
+            etag=request.user.etag,
+            read=lambda: self._get(user_id),
+            write=write,
+        )
+        return UpdateUserResponse(user=user)
+
+    @override
+    @rpc
+    async def DeleteUser(self, request: DeleteUserRequest, context: Context) -> DeleteUserResponse:
+        v = Violations()
+        user_id = validation.required_id(v, "id", request.id)
+        v.raise_if_any()
+        origin = origin_of(context)
+
+        async def write(current: User) -> None:
+            payload = UserDeleted(user_id=user_id)
+            await self._store.delete_user(
+                user_id, current.etag, _event(payload, user_id, now(), origin)
+            )
+
+        await conditional_write(
+            resource_type=USER_TYPE,
+            name=user_id,
+            etag=request.etag,
+            read=lambda: self._get(user_id),
+            write=write,
+        )
+        return DeleteUserResponse()
+
+    async def _get(self, user_id: str) -> User:
+        return reads.one(await self._store.get_users([user_id]), USER_TYPE, user_id)
+
+
+def _event(payload: Payload, user_id: str, time: Timestamp, origin: Origin) -> Event:
+    """The event of a write to the user `user_id`, who owns it."""
+    return event(payload, time=time, subject=user_subject(user_id), owner_id=user_id, origin=origin)
