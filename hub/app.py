@@ -1,0 +1,243 @@
+"""The composition root: builds the running hub from `Settings` and owns start and stop.
+
+It is the one module that knows every part: the SQLite store, the backend servers (real
+grpc.aio servers, each with its own health service, listening on a unix socket or TCP as
+configured), the `BackendClient` pointing at them, and the public gRPC front end.
+
+Stopping drains in order: the front end reports NOT_SERVING, the front server stops taking
+calls and lets running ones finish within the grace period, then the backends stop within
+what is left of it, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, assert_never
+
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from hub.backends.decoding import MalformedRequests
+from hub.backends.mindmaps import MindmapService
+from hub.backends.users import UserService
+from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient
+from hub.config import SERVICE_NAMES, ServiceName, Settings
+from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
+from hub.contracts.user.v1 import user_pb2_grpc
+from hub.frontends.grpc import GrpcFrontend
+from hub.storage.sqlite import SqliteStore
+from hub.storage.store import Store
+
+_UNIX_PREFIX = "unix:"
+_MAX_UNIX_PATH_BYTES = 107
+# What a client on this machine dials to reach a server bound to a wildcard address.
+_LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}  # noqa: S104 (not a bind)
+
+
+class ListenError(Exception):
+    """A server cannot listen on its configured address."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"cannot listen on {address}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+def server_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    """Options of every grpc server the hub runs."""
+    return [
+        # A second server on a used port must fail, not silently share the traffic.
+        ("grpc.so_reuseport", 0),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        # Accept the keepalive pings that BackendClient sends on long-lived calls.
+        ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 2),
+    ]
+
+
+def listen(server: aio.Server, address: str) -> str:
+    """Binds `server` to `address` (not yet serving); returns the bound address, with the
+    actual port when the configured one was 0. Raises `ListenError` with the reason."""
+    if address.startswith(_UNIX_PREFIX):
+        _claim_unix_socket(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        raise ListenError(address, _bind_failure(address)) from None
+    if address.startswith(_UNIX_PREFIX):
+        return address
+    host = address.rsplit(":", 1)[0]
+    return f"{host}:{port}"
+
+
+def dial_target(bound: str) -> str:
+    """The target a client on this machine uses to reach a server bound to `bound`."""
+    if bound.startswith(_UNIX_PREFIX):
+        return bound
+    host, port = bound.rsplit(":", 1)
+    return f"{_LOOPBACK_FOR.get(host, host)}:{port}"
+
+
+def _claim_unix_socket(address: str) -> None:
+    """Makes the socket's folder, and removes a socket file left by a process that died, but
+    only when nothing listens on it."""
+    path = Path(address.removeprefix(_UNIX_PREFIX))
+    if len(str(path).encode()) > _MAX_UNIX_PATH_BYTES:
+        raise ListenError(address, f"the path is longer than {_MAX_UNIX_PATH_BYTES} bytes")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ListenError(address, "a file that is not a socket is in the way")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink()  # stale: its server is gone
+            return
+    raise ListenError(address, "address already in use")
+
+
+def _bind_failure(address: str) -> str:
+    """Why grpc could not bind `address` (it only says that it could not): binds a plain
+    socket to the same address to learn the operating system's reason."""
+    fallback = "the address cannot be bound (set GRPC_VERBOSITY=debug for grpc's reason)"
+    if address.startswith(_UNIX_PREFIX):
+        return fallback
+    host, port = address.rsplit(":", 1)
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host.strip("[]"), int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        return f"cannot resolve {host!r}: {error.strerror}"
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            return (error.strerror or fallback).lower()
+    return fallback
+
+
+@dataclass
+class _BackendServer:
+    """One backend service on its own grpc server, with the health service it reports to."""
+
+    name: ServiceName
+    server: aio.Server
+    health: Any  # grpc_health's aio HealthServicer (untyped)
+    bound: str = ""
+
+    @property
+    def target(self) -> str:
+        """Where a client dials it."""
+        return dial_target(self.bound)
+
+
+class Hub:
+    """The whole hub in one process (`hub serve`): `await start()`, later `await stop()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store = SqliteStore(settings.sqlite_path())
+        self.grpc_address = ""
+        """The front end's bound address (actual port), once started."""
+        self._backends: list[_BackendServer] = []
+        self._client: BackendClient | None = None
+        self._frontend: GrpcFrontend | None = None
+        self._front_server: aio.Server | None = None
+        self._store_open = False
+
+    @property
+    def backend_targets(self) -> dict[ServiceName, str]:
+        """Where each backend service can be dialled, once started."""
+        return {backend.name: backend.target for backend in self._backends}
+
+    async def start(self) -> None:
+        """Opens the store and starts the backends, then the front end. On failure, stops
+        whatever had started and re-raises (`ListenError` for an address that is taken)."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(grace=0)
+            raise
+
+    async def _start(self) -> None:
+        max_bytes = self.settings.grpc.max_message_bytes
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        self._store_open = True
+        for name in SERVICE_NAMES:
+            backend = self._build_backend(name, max_bytes)
+            self._backends.append(backend)
+            backend.bound = listen(backend.server, self.settings.service_listen(name))
+            await backend.server.start()
+            await backend.health.set(
+                SERVICE_DESCRIPTORS[name].full_name, health_pb2.HealthCheckResponse.SERVING
+            )
+
+        self._client = BackendClient(self.backend_targets, max_message_bytes=max_bytes)
+        self._frontend = GrpcFrontend(self._client)
+        self._front_server = aio.server(options=server_options(max_bytes))
+        self._frontend.add_to_server(self._front_server)
+        self.grpc_address = listen(self._front_server, self.settings.grpc.listen)
+        await self._front_server.start()
+        await self._frontend.start()
+
+    def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
+        server = aio.server(
+            interceptors=[MalformedRequests()], options=server_options(max_message_bytes)
+        )
+        match name:
+            case "user-service":
+                user_pb2_grpc.add_UserServiceServicer_to_server(UserService(self.store), server)
+            case "mindmap-service":
+                mindmap_pb2_grpc.add_MindmapServiceServicer_to_server(
+                    MindmapService(self.store), server
+                )
+            case _:
+                assert_never(name)
+        servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        return _BackendServer(name=name, server=server, health=servicer)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Drains within `grace` seconds (default: the configured grace period): front end
+        NOT_SERVING, its running calls finish, backends stop, store closes."""
+        budget = self.settings.shutdown.grace_period_seconds if grace is None else grace
+        deadline = time.monotonic() + budget
+        if self._frontend is not None:
+            await self._frontend.drain()
+            self._frontend = None
+        if self._front_server is not None:
+            await self._front_server.stop(budget)
+            self._front_server = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        for backend in self._backends:
+            await backend.health.enter_graceful_shutdown()
+        remaining = max(0.0, deadline - time.monotonic())
+        await asyncio.gather(*(backend.server.stop(remaining) for backend in self._backends))
+        self._backends = []
+        if self._store_open:
+            await self.store.close()
+            self._store_open = False
+
+    def listening(self) -> dict[str, str]:
+        """Each listening address by what listens there, for the start-up log."""
+        return {
+            "gRPC front end": self.grpc_address,
+            **{
+                f"{backend.name} ({SERVICE_DESCRIPTORS[backend.name].full_name})": backend.bound
+                for backend in self._backends
+            },
+        }

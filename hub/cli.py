@@ -1,0 +1,106 @@
+"""The `hub` command: `hub serve`, `hub gen`, `hub --version`.
+
+`serve` runs the whole hub in this process until SIGTERM or SIGINT, then drains within the
+configured grace period and exits 0. Exit codes: 2 for a configuration that cannot be used
+(the message names each bad key), 1 when the hub cannot start (e.g. its address is taken).
+Problems are reported as one clear message on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from hub.app import Hub, ListenError
+from hub.codegen import PROTO_ROOT, generate
+from hub.config import ConfigError, Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIG = 2
+
+logger = logging.getLogger("hub")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hub` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.config)
+    return _gen()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"hub {version('hub')}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    serve = commands.add_parser("serve", help="run the hub in this process until SIGTERM/SIGINT")
+    serve.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="YAML configuration file (default: ./hub.yaml if present)",
+    )
+    commands.add_parser("gen", help="regenerate hub/contracts from proto/ (run in a checkout)")
+    return parser
+
+
+def _serve(config: Path | None) -> int:
+    try:
+        settings = load_settings(config, os.environ)
+    except ConfigError as error:
+        print(f"hub: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(_run(settings))
+
+
+async def _run(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    hub = Hub(settings)
+    try:
+        await hub.start()
+    except (ListenError, OSError) as error:  # address taken, data folder not writable...
+        logger.error("cannot start: %s", error)
+        return EXIT_FAILED
+    for role, address in hub.listening().items():
+        logger.info("%s listening on %s", role, address)
+    await stop.wait()
+    grace = settings.shutdown.grace_period_seconds
+    logger.info("draining: stopping within %s s", grace)
+    await hub.stop(grace)
+    logger.info("stopped")
+    return EXIT_OK
+
+
+def _gen() -> int:
+    root = Path.cwd()
+    if not (root / PROTO_ROOT).is_dir():
+        print(f"hub gen: no {PROTO_ROOT}/ in {root}; run it in a checkout", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        target = generate(root)
+    except ModuleNotFoundError as error:
+        print(
+            f"hub gen: {error.name} is missing; install the dev extra: pip install -e '.[dev]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except RuntimeError as error:
+        print(f"hub gen: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"generated {target}")
+    return EXIT_OK

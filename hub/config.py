@@ -1,0 +1,277 @@
+"""Typed settings: one YAML file in the gateway-config shape (SPEC §1) plus `HUB_*` overrides.
+
+`load_settings(path, environ)` is the only way in. It reads the file (or `hub.yaml` in the
+working directory, or nothing), lays the environment over it, and validates the result with
+pydantic models that forbid unknown keys. Anything wrong ends in ONE `ConfigError` whose
+message names the file and every bad key as a dotted path (`api_gateway.routes[0].methods[1]`)
+with the reason, so a misspelt key is an error at start-up, never a silent default.
+
+Environment overrides: `HUB_` + the key path in upper case with `__` between levels, e.g.
+`HUB_GRPC__LISTEN=127.0.0.1:6000`, `HUB_STORAGE__SQLITE__PATH=/tmp/x.db`,
+`HUB_SERVICES__USER_SERVICE__LISTEN=127.0.0.1:0` (`_` stands for `-` in key names). Values of
+text settings are taken as they are; the others are parsed as YAML (`10`, `true`, `[a, b]`).
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_CONFIG_FILE = Path("hub.yaml")
+ENV_PREFIX = "HUB_"
+ENV_DELIMITER = "__"
+
+ServiceName: TypeAlias = Literal["user-service", "mindmap-service"]
+SERVICE_NAMES: tuple[ServiceName, ...] = get_args(ServiceName)
+HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+Policy: TypeAlias = Literal["rate_limiting", "authentication", "caching", "circuit_breaking"]
+Profile: TypeAlias = Literal["development", "production"]
+
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why, one line per key."""
+
+
+def _listen_address(value: str) -> str:
+    """Accepts `host:port` (port 0 picks a free one), `[v6]:port`, or `unix:<path>`."""
+    if value.startswith("unix:"):
+        if not value.removeprefix("unix:"):
+            raise ValueError("a unix socket address needs a path: unix:<path>")
+        return value
+    match = _HOST_PORT.match(value)
+    if match is None or int(match["port"]) > 65535:
+        raise ValueError("expected host:port (port 0-65535) or unix:<path>")
+    return value
+
+
+ListenAddress = Annotated[str, AfterValidator(_listen_address)]
+
+
+def _route_path(value: str) -> str:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        raise ValueError("a route path starts with / and has no spaces")
+    return value
+
+
+class _Section(BaseModel):
+    """Base of every settings model: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Route(_Section):
+    """One gateway route: an HTTP path prefix served by one backend service."""
+
+    path: Annotated[str, AfterValidator(_route_path)]
+    service: ServiceName
+    methods: Annotated[list[HttpMethod], Field(min_length=1)]
+
+
+def _default_routes() -> list[Route]:
+    return [
+        Route(
+            path="/api/v1/users", service="user-service", methods=["GET", "POST", "PUT", "DELETE"]
+        ),
+        Route(
+            path="/api/v1/mindmaps",
+            service="mindmap-service",
+            methods=["GET", "POST", "PUT", "DELETE"],
+        ),
+    ]
+
+
+class ApiGateway(_Section):
+    """The SPEC §1 `api_gateway` block. Routes and policies are validated now, applied later."""
+
+    routes: list[Route] = Field(default_factory=_default_routes)
+    policies: list[Policy] = Field(default_factory=list)
+
+
+class Grpc(_Section):
+    """The public gRPC front end."""
+
+    listen: ListenAddress = "0.0.0.0:50051"
+    max_message_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+
+
+class Service(_Section):
+    """Where one backend service listens in the roles that host it. `None`: a unix socket
+    `<data_dir>/run/<service>.sock`."""
+
+    listen: ListenAddress | None = None
+
+
+class Services(_Section):
+    """Per backend service, by its name in the gateway routes."""
+
+    user_service: Service = Field(default_factory=Service, alias="user-service")
+    mindmap_service: Service = Field(default_factory=Service, alias="mindmap-service")
+
+
+class Sqlite(_Section):
+    """The embedded SQLite store. `None`: `<data_dir>/hub.sqlite3`."""
+
+    path: Path | None = None
+
+
+class Storage(_Section):
+    """Persistence."""
+
+    sqlite: Sqlite = Field(default_factory=Sqlite)
+
+
+class Shutdown(_Section):
+    """Graceful drain on SIGTERM/SIGINT."""
+
+    grace_period_seconds: Annotated[float, Field(ge=0)] = 10.0
+
+
+class Settings(_Section):
+    """Everything `hub serve` needs. Build it with `load_settings`."""
+
+    profile: Profile = "development"
+    data_dir: Path = Path("hub-data")
+    grpc: Grpc = Field(default_factory=Grpc)
+    services: Services = Field(default_factory=Services)
+    storage: Storage = Field(default_factory=Storage)
+    shutdown: Shutdown = Field(default_factory=Shutdown)
+    api_gateway: ApiGateway = Field(default_factory=ApiGateway)
+
+    def sqlite_path(self) -> Path:
+        """The SQLite file: the configured one, else `<data_dir>/hub.sqlite3`."""
+        configured = self.storage.sqlite.path
+        return configured if configured is not None else self.data_dir / "hub.sqlite3"
+
+    def service_listen(self, service: ServiceName) -> str:
+        """Where `service` listens: the configured address, else a unix socket in the data dir."""
+        configured = {
+            "user-service": self.services.user_service,
+            "mindmap-service": self.services.mindmap_service,
+        }[service].listen
+        if configured is not None:
+            return configured
+        return f"unix:{(self.data_dir / 'run' / f'{service}.sock').absolute()}"
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Reads `path` (else `hub.yaml` in the working directory if present, else defaults),
+    applies the `HUB_*` variables of `environ`, and validates. Raises `ConfigError`."""
+    source = path if path is not None else DEFAULT_CONFIG_FILE
+    data = _read_yaml(source) if path is not None or source.is_file() else {}
+    origin = str(source) if path is not None or source.is_file() else "defaults"
+    problems: list[str] = []
+    env_keys = _apply_environment(data, environ, problems)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_describe(detail, env_keys) for detail in error.errors())
+    if problems:
+        raise ConfigError(f"invalid configuration ({origin}):\n  " + "\n  ".join(problems))
+    return settings
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"configuration file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration file {path}: the top level must be a mapping of keys")
+    return data
+
+
+def _apply_environment(
+    data: dict[str, Any], environ: Mapping[str, str], problems: list[str]
+) -> dict[tuple[str, ...], str]:
+    """Lays every `HUB_*` variable over `data`; returns which key path each one set."""
+    applied: dict[tuple[str, ...], str] = {}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        segments = name[len(ENV_PREFIX) :].split(ENV_DELIMITER)
+        resolved = _resolve(Settings, segments)
+        if resolved is None:
+            problems.append(f"{name}: no such setting")
+            continue
+        keys, annotation = resolved
+        raw = environ[name]
+        if _is_text(annotation):
+            value: Any = raw
+        else:
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                problems.append(f"{_dotted(keys)}: {name}={raw!r} is not a valid YAML value")
+                continue
+        target = data
+        for key in keys[:-1]:
+            child = target.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                target[key] = child
+            target = child
+        target[keys[-1]] = value
+        applied[keys] = name
+    return applied
+
+
+def _resolve(model: type[BaseModel], segments: list[str]) -> tuple[tuple[str, ...], Any] | None:
+    """Maps env segments (`SERVICES`, `USER_SERVICE`, `LISTEN`) to config keys and the type of
+    the setting they name; None if they name no setting."""
+    keys: list[str] = []
+    annotation: Any = model
+    for segment in segments:
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        wanted = segment.lower()
+        for name, field in annotation.model_fields.items():
+            key = field.alias or name
+            if key.replace("-", "_") == wanted:
+                keys.append(key)
+                annotation = field.annotation
+                break
+        else:
+            return None
+    return tuple(keys), annotation
+
+
+def _is_text(annotation: Any) -> bool:
+    """True for settings whose value is text (str or path, optional or not)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return all(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Annotated:
+        return _is_text(get_args(annotation)[0])
+    return annotation in (str, Path)
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _describe(detail: Mapping[str, Any], env_keys: Mapping[tuple[str, ...], str]) -> str:
+    loc = tuple(detail["loc"])
+    message = "unknown key" if detail["type"] == "extra_forbidden" else detail["msg"]
+    message = message.removeprefix("Value error, ")
+    if detail["type"] not in ("missing", "extra_forbidden"):
+        message += f" (got {detail['input']!r})"
+    for keys, variable in env_keys.items():
+        if loc[: len(keys)] == keys:
+            message += f" (from {variable})"
+    return f"{_dotted(loc)}: {message}"

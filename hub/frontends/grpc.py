@@ -1,0 +1,177 @@
+"""The public gRPC front end: forwards every backend method, serves health and reflection.
+
+Forwarding is pure pass-through: each method of `hub.user.v1.UserService` and
+`hub.mindmap.v1.MindmapService` (taken from the service descriptors, so a new RPC is forwarded
+without touching this file) gets a handler that hands the serialized request to
+`BackendClient.unary_bytes` and relays the answer without parsing it. What crosses the hop:
+- the caller's deadline (as the outbound call's timeout);
+- the caller's metadata, less transport and `grpc-*` keys and less every `x-hub-*` key, which
+  only the gateway itself may set (they carry facts it vouches for, like the principal);
+- the backend's initial and trailing metadata, and on failure its status code, message and
+  trailing metadata, `grpc-status-details-bin` included, so rich error details arrive intact.
+
+Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name) that
+mirrors the backend's own health service, and the overall status `""`, SERVING only while every
+backend is. `drain()` turns them all NOT_SERVING for good before the server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from hub.client import SERVICE_DESCRIPTORS, BackendClient, method_path
+from hub.config import ServiceName
+
+_Metadata = tuple[tuple[str, str | bytes], ...]
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+GATEWAY_KEY_PREFIX = "x-hub-"
+# Keys that describe one HTTP/2 hop, not the call; the outbound hop sets its own.
+_HOP_KEYS = frozenset(
+    {
+        "connection",
+        "content-type",
+        "host",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+    }
+)
+# While a backend's health cannot be watched, try again this often (seconds).
+_HEALTH_RETRY_SECONDS = 1.0
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _is_call_metadata(key: str) -> bool:
+    return not key.startswith((":", "grpc-")) and key not in _HOP_KEYS
+
+
+def request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> _Metadata:
+    """What of a caller's metadata goes on to the backend."""
+    return tuple(
+        (key, value)
+        for key, value in metadata
+        if _is_call_metadata(key) and not key.startswith(GATEWAY_KEY_PREFIX)
+    )
+
+
+def response_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> _Metadata:
+    """What of a backend's response metadata goes back to the caller."""
+    return tuple(
+        (key, value)
+        for key, value in metadata or ()
+        if key == STATUS_DETAILS_KEY or _is_call_metadata(key)
+    )
+
+
+_Handler = Callable[[bytes, aio.ServicerContext[bytes, bytes]], Awaitable[bytes]]
+
+
+def _forwarder(client: BackendClient, method: str) -> _Handler:
+    """The handler of one method: one outbound call per inbound call, bytes in, bytes out.
+    (A plain coroutine function: grpc.aio tells async handlers apart by that.)"""
+
+    outbound = client.unary_bytes(method)
+
+    async def forward(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
+        call = outbound(
+            request,
+            timeout=context.time_remaining(),
+            metadata=request_metadata(context.invocation_metadata() or ()),
+        )
+        try:
+            response = await call
+        except aio.AioRpcError as error:
+            initial = response_metadata(error.initial_metadata())
+            if initial:
+                await context.send_initial_metadata(initial)
+            await context.abort(
+                error.code(), error.details() or "", response_metadata(error.trailing_metadata())
+            )
+        await context.send_initial_metadata(response_metadata(await call.initial_metadata()))
+        context.set_trailing_metadata(response_metadata(await call.trailing_metadata()))
+        return response
+
+    return forward
+
+
+class GrpcFrontend:
+    """Forwarding handlers, health and reflection for one grpc.aio server.
+
+    Use: `add_to_server(server)` before the server starts, `start()` once it runs (begins
+    mirroring backend health), `drain()` before stopping it.
+    """
+
+    def __init__(self, client: BackendClient) -> None:
+        self._client = client
+        self._health = health.aio.HealthServicer()
+        self._serving = dict.fromkeys(
+            (descriptor.full_name for descriptor in SERVICE_DESCRIPTORS.values()), False
+        )
+        self._mirrors: list[asyncio.Task[None]] = []
+
+    def add_to_server(self, server: aio.Server) -> None:
+        """Registers the forwarded services, health and reflection on `server`."""
+        for descriptor in SERVICE_DESCRIPTORS.values():
+            handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
+            for method in descriptor.methods:
+                if method.client_streaming or method.server_streaming:
+                    raise NotImplementedError(f"streaming method {method.full_name} not forwarded")
+                forward = _forwarder(self._client, method_path(descriptor, method.name))
+                handlers[method.name] = grpc.unary_unary_rpc_method_handler(forward)
+            server.add_generic_rpc_handlers(
+                (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)
+            )
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*self._serving, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+
+    async def start(self) -> None:
+        """Reports every service NOT_SERVING until its backend says otherwise, and starts
+        following each backend's health."""
+        for service in ("", *self._serving):
+            await self._health.set(service, NOT_SERVING)
+        self._mirrors = [
+            asyncio.create_task(self._mirror(name), name=f"health mirror of {name}")
+            for name in SERVICE_DESCRIPTORS
+        ]
+
+    async def drain(self) -> None:
+        """Reports NOT_SERVING from now on, for every service, and stops following backends."""
+        await self._health.enter_graceful_shutdown()
+        for task in self._mirrors:
+            task.cancel()
+        for task in self._mirrors:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._mirrors = []
+
+    async def _mirror(self, name: ServiceName) -> None:
+        """Follows the backend's own health service; NOT_SERVING while it cannot be reached."""
+        service = SERVICE_DESCRIPTORS[name].full_name
+        stub = health_pb2_grpc.HealthStub(self._client.channel(name))
+        request = health_pb2.HealthCheckRequest(service=service)
+        while True:
+            with contextlib.suppress(aio.AioRpcError):
+                async for reply in stub.Watch(request, wait_for_ready=True):
+                    await self._set(service, reply.status == SERVING)
+            await self._set(service, False)
+            await asyncio.sleep(_HEALTH_RETRY_SECONDS)
+
+    async def _set(self, service: str, serving: bool) -> None:
+        self._serving[service] = serving
+        await self._health.set(service, SERVING if serving else NOT_SERVING)
+        await self._health.set("", SERVING if all(self._serving.values()) else NOT_SERVING)

@@ -1,0 +1,316 @@
+"""`hub serve` as a user runs it: a subprocess with a config file, spoken to over real sockets.
+
+Each test writes a config (free port, its own data folder), starts the console script, waits
+for the "listening" log line and for health SERVING, then drives it with a gRPC client.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
+from hub.contracts.mindmap.v1.mindmap_pb2 import (
+    AddNodeRequest,
+    CreateMindmapRequest,
+    GetMindmapRequest,
+    ListMindmapsRequest,
+    Mindmap,
+    MoveNodeRequest,
+    Node,
+)
+from hub.contracts.user.v1 import user_pb2_grpc
+from hub.contracts.user.v1.user_pb2 import (
+    CreateUserRequest,
+    GetUserRequest,
+    ListUsersRequest,
+    User,
+)
+
+pytestmark = pytest.mark.e2e
+
+HUB = Path(sys.executable).with_name("hub")
+GRACE_SECONDS = 5.0
+STARTUP_SECONDS = 30.0
+_LISTENING = re.compile(r"gRPC front end listening on (?P<address>\S+)")
+
+
+@dataclass
+class Served:
+    """A running `hub serve` and the address of its gRPC front end."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    address: str
+
+    def terminate(self) -> int:
+        """Sends SIGTERM; returns the exit code, which must come within the grace period."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=GRACE_SECONDS)
+
+
+class Launcher:
+    """Starts `hub serve` processes; kills any still running when the test ends."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def config(self, name: str, **sections: Any) -> Path:
+        """Writes a config file: free port, data under tmp/data, `sections` laid on top."""
+        settings: dict[str, Any] = {
+            "data_dir": str(self.tmp_path / "data"),
+            "grpc": {"listen": "127.0.0.1:0"},
+            "shutdown": {"grace_period_seconds": GRACE_SECONDS},
+            "api_gateway": {"policies": ["rate_limiting", "caching"]},
+            **sections,
+        }
+        path = self.tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(settings))
+        return path
+
+    def start(self, config: Path, log: Path) -> subprocess.Popen[bytes]:
+        """Starts `hub serve --config config`, its output going to `log`."""
+        environ = {key: value for key, value in os.environ.items() if not key.startswith("HUB_")}
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [str(HUB), "serve", "--config", str(config)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=environ,
+            )
+        self.processes.append(process)
+        return process
+
+    def serve(self, config: Path, name: str = "hub") -> Served:
+        """Starts a hub and returns once its front end reports SERVING."""
+        log = self.tmp_path / f"{name}.log"
+        process = self.start(config, log)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while (match := _LISTENING.search(log.read_text())) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"hub serve did not start:\n{log.read_text()}")
+            time.sleep(0.05)
+        served = Served(process=process, log=log, address=match["address"])
+        with grpc.insecure_channel(served.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            request = health_pb2.HealthCheckRequest(service="")
+            for reply in health.Watch(request, timeout=STARTUP_SECONDS):
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+        return served
+
+    def run(self, config: Path) -> subprocess.CompletedProcess[str]:
+        """Runs `hub serve` expecting it to give up by itself; returns how it ended."""
+        return subprocess.run(
+            [str(HUB), "serve", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_SECONDS,
+            check=False,
+        )
+
+    def kill_survivors(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    """Starts hubs for the test and leaves none running after it."""
+    started = Launcher(tmp_path)
+    yield started
+    started.kill_survivors()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the scenario wrote, as read back through the front end."""
+
+    user: User
+    mindmaps: list[Mindmap]
+    pages: list[list[str]]
+
+
+def _tree(mindmap: Mindmap) -> list[tuple[str, str, int]]:
+    """(text, parent's text, position) of each node, in the order the mindmap lists them."""
+    texts = {node.id: node.text for node in mindmap.nodes}
+    return [(n.text, texts.get(n.parent_id, ""), n.position) for n in mindmap.nodes]
+
+
+def _read_back(address: str, user_id: str, mindmap_ids: list[str]) -> Snapshot:
+    with grpc.insecure_channel(address) as channel:
+        users = user_pb2_grpc.UserServiceStub(channel)
+        mindmaps = mindmap_pb2_grpc.MindmapServiceStub(channel)
+        pages: list[list[str]] = []
+        token = ""
+        while True:
+            page = mindmaps.ListMindmaps(
+                ListMindmapsRequest(owner_id=user_id, page_size=2, page_token=token)
+            )
+            pages.append([m.id for m in page.mindmaps])
+            token = page.next_page_token
+            if not token:
+                break
+        return Snapshot(
+            user=users.GetUser(GetUserRequest(id=user_id)).user,
+            mindmaps=[
+                mindmaps.GetMindmap(GetMindmapRequest(id=mindmap_id)).mindmap
+                for mindmap_id in mindmap_ids
+            ],
+            pages=pages,
+        )
+
+
+def _scenario(address: str) -> Snapshot:
+    """Creates a user with three mindmaps, grows and rearranges the first one's tree."""
+    with grpc.insecure_channel(address) as channel:
+        users = user_pb2_grpc.UserServiceStub(channel)
+        mindmaps = mindmap_pb2_grpc.MindmapServiceStub(channel)
+        user = users.CreateUser(
+            CreateUserRequest(user=User(email="grace@example.com", display_name="Grace"))
+        ).user
+        created = [
+            mindmaps.CreateMindmap(
+                CreateMindmapRequest(mindmap=Mindmap(owner_id=user.id, title=f"Map {i}"))
+            ).mindmap
+            for i in range(3)
+        ]
+        first = created[0].id
+        root = created[0].nodes[0].id
+
+        def add(parent_id: str, text: str) -> str:
+            added = mindmaps.AddNode(
+                AddNodeRequest(mindmap_id=first, node=Node(parent_id=parent_id, text=text))
+            )
+            return added.node.id
+
+        ideas = add(root, "Ideas")
+        tasks = add(root, "Tasks")
+        draft = add(ideas, "Draft")
+        mindmaps.MoveNode(
+            MoveNodeRequest(mindmap_id=first, node_id=draft, new_parent_id=tasks, position=0)
+        )
+        mindmaps.MoveNode(
+            MoveNodeRequest(mindmap_id=first, node_id=tasks, new_parent_id=root, position=0)
+        )
+        assert [user.id] == [u.id for u in users.ListUsers(ListUsersRequest(page_size=1)).users]
+
+    snapshot = _read_back(address, user.id, [m.id for m in created])
+    assert [
+        ("Map 0", "", 0),
+        ("Tasks", "Map 0", 0),
+        ("Draft", "Tasks", 0),
+        ("Ideas", "Map 0", 1),
+    ] == _tree(snapshot.mindmaps[0])
+    assert [[created[0].id, created[1].id], [created[2].id]] == snapshot.pages
+    return snapshot
+
+
+def test_serve_stop_and_serve_again_keeps_every_result(launcher: Launcher) -> None:
+    """The must-show scenario; SIGTERM exits 0 within the grace period; a new `hub serve` on
+    the same SQLite file reads back every result unchanged."""
+    config = launcher.config("hub")
+    first = launcher.serve(config, "first")
+    written = _scenario(first.address)
+
+    assert 0 == first.terminate()
+
+    second = launcher.serve(config, "second")
+    read_back = _read_back(
+        second.address, written.user.id, [mindmap.id for mindmap in written.mindmaps]
+    )
+    assert written == read_back
+    assert 0 == second.terminate()
+
+
+def test_second_hub_on_a_used_port_fails_clearly(launcher: Launcher, tmp_path: Path) -> None:
+    """A second `hub serve` on the first one's port exits non-zero naming the address, and
+    the first one keeps serving."""
+    first = launcher.serve(launcher.config("first"))
+    clash = launcher.config(
+        "clash", data_dir=str(tmp_path / "other-data"), grpc={"listen": first.address}
+    )
+
+    ended = launcher.run(clash)
+
+    assert 1 == ended.returncode
+    assert f"cannot listen on {first.address}: address already in use" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    with grpc.insecure_channel(first.address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert health_pb2.HealthCheckResponse.SERVING == reply.status
+    assert 0 == first.terminate()
+
+
+def test_second_hub_on_the_same_data_dir_fails_clearly(launcher: Launcher) -> None:
+    """Another hub on the same data folder finds the backend sockets taken and says so."""
+    config = launcher.config("hub")
+    first = launcher.serve(config)
+
+    ended = launcher.run(config)
+
+    socket_path = launcher.tmp_path / "data" / "run" / "user-service.sock"
+    assert 1 == ended.returncode
+    assert f"cannot listen on unix:{socket_path}: address already in use" in ended.stderr
+    assert 0 == first.terminate()
+
+
+def test_bad_config_exits_2_naming_the_key(launcher: Launcher) -> None:
+    """A misspelt key stops `hub serve` before it starts: exit 2, the key named, no traceback."""
+    config = launcher.config("bad", grpc={"lsten": "127.0.0.1:0"})
+
+    ended = launcher.run(config)
+
+    assert 2 == ended.returncode
+    assert f"invalid configuration ({config}):\n  grpc.lsten: unknown key" in ended.stderr
+    assert "Traceback" not in ended.stderr
+
+
+def test_sigterm_lets_calls_in_flight_complete(launcher: Launcher, tmp_path: Path) -> None:
+    """Calls that are running when SIGTERM arrives still succeed, new calls are refused, and
+    the process then exits 0.
+
+    The calls are held inside the hub by a write lock the test takes on the SQLite file (the
+    store waits for it), so they are certainly in flight when the signal comes.
+    """
+    served = launcher.serve(launcher.config("hub"))
+    database = sqlite3.connect(tmp_path / "data" / "hub.sqlite3", isolation_level=None)
+    with grpc.insecure_channel(served.address) as channel:
+        users = user_pb2_grpc.UserServiceStub(channel)
+        database.execute("BEGIN IMMEDIATE")
+        calls = [
+            users.CreateUser.future(
+                CreateUserRequest(user=User(email=f"u{i}@example.com", display_name=f"U{i}")),
+                timeout=30,
+            )
+            for i in range(5)
+        ]
+        time.sleep(0.5)  # the calls reach the hub and wait there for the lock
+        served.process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)  # the hub is draining now
+        with pytest.raises(grpc.RpcError) as refused:
+            users.GetUser(GetUserRequest(id="late"), timeout=10)
+        database.execute("ROLLBACK")
+        database.close()
+        created = [call.result() for call in calls]
+
+    assert grpc.StatusCode.UNAVAILABLE == refused.value.code()
+    assert [f"u{i}@example.com" for i in range(5)] == [reply.user.email for reply in created]
+    assert 0 == served.process.wait(timeout=GRACE_SECONDS)

@@ -1,0 +1,126 @@
+"""The composition root's own rules: how servers claim their addresses, and that a hub that
+cannot start leaves nothing behind."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from grpc import aio
+
+from hub.app import Hub, ListenError, dial_target, listen, server_options
+from hub.testing import harness_settings, running_hub
+
+
+@pytest.mark.parametrize(
+    ("bound", "target"),
+    [
+        ("0.0.0.0:50051", "127.0.0.1:50051"),
+        ("[::]:50051", "[::1]:50051"),
+        ("10.1.2.3:7000", "10.1.2.3:7000"),
+        ("unix:/run/hub/users.sock", "unix:/run/hub/users.sock"),
+    ],
+)
+def test_dial_target_of_a_bound_address(bound: str, target: str) -> None:
+    """A wildcard bind is dialled on loopback; any other address as it is."""
+    assert target == dial_target(bound)
+
+
+async def test_port_zero_reports_the_actual_port() -> None:
+    """Binding port 0 returns the port the system chose, so clients can dial it."""
+    server = aio.server(options=server_options(1024))
+
+    bound = listen(server, "127.0.0.1:0")
+
+    host, port = bound.rsplit(":", 1)
+    assert "127.0.0.1" == host
+    assert int(port) > 0
+    await server.stop(None)
+
+
+async def test_used_tcp_port_is_refused_by_name() -> None:
+    """A port another socket listens on fails with the address and the system's reason."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        server = aio.server(options=server_options(1024))
+
+        with pytest.raises(ListenError) as raised:
+            listen(server, address)
+
+    assert f"cannot listen on {address}: address already in use" == str(raised.value)
+    await server.stop(None)
+
+
+async def test_stale_unix_socket_is_replaced(tmp_path: Path) -> None:
+    """A socket file whose server died (nothing accepts on it) is removed and bound anew,
+    the run folder being created on the way."""
+    path = tmp_path / "run" / "users.sock"
+    path.parent.mkdir()
+    with socket.socket(socket.AF_UNIX) as dead:
+        dead.bind(str(path))  # bound, never listening: what a killed server leaves
+    server = aio.server(options=server_options(1024))
+
+    assert f"unix:{path}" == listen(server, f"unix:{path}")
+    await server.start()
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(path))
+    await server.stop(None)
+
+
+async def test_live_unix_socket_is_left_alone(tmp_path: Path) -> None:
+    """A socket something listens on is never taken over."""
+    path = tmp_path / "users.sock"
+    with socket.socket(socket.AF_UNIX) as live:
+        live.bind(str(path))
+        live.listen()
+        server = aio.server(options=server_options(1024))
+
+        with pytest.raises(ListenError) as raised:
+            listen(server, f"unix:{path}")
+
+        assert f"cannot listen on unix:{path}: address already in use" == str(raised.value)
+        assert path.is_socket()
+    await server.stop(None)
+
+
+async def test_regular_file_in_the_socket_path_is_refused(tmp_path: Path) -> None:
+    """A regular file where the socket goes is reported, never deleted."""
+    path = tmp_path / "users.sock"
+    path.write_text("notes")
+    server = aio.server(options=server_options(1024))
+
+    with pytest.raises(ListenError) as raised:
+        listen(server, f"unix:{path}")
+
+    assert f"cannot listen on unix:{path}: a file that is not a socket is in the way" == str(
+        raised.value
+    )
+    assert "notes" == path.read_text()
+    await server.stop(None)
+
+
+async def test_too_long_socket_path_is_refused(tmp_path: Path) -> None:
+    """Unix socket paths have a hard limit; exceeding it is named, not left to grpc."""
+    address = f"unix:{tmp_path / ('x' * 120)}.sock"
+    server = aio.server(options=server_options(1024))
+
+    with pytest.raises(ListenError) as raised:
+        listen(server, address)
+
+    assert f"cannot listen on {address}: the path is longer than 107 bytes" == str(raised.value)
+    await server.stop(None)
+
+
+async def test_failed_start_stops_what_had_started(tmp_path: Path) -> None:
+    """A hub whose front-end port is taken raises ListenError and leaves its backends stopped
+    (their sockets gone) so a later hub on the same folder can start."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = harness_settings(tmp_path, "unix", grpc={"listen": f"127.0.0.1:{port}"})
+        with pytest.raises(ListenError):
+            await Hub(settings).start()
+
+    assert [] == sorted((tmp_path / "run").iterdir())
+    async with running_hub(tmp_path) as running:
+        assert running.hub.grpc_address

@@ -1,0 +1,101 @@
+"""The `hub` command's own behaviour: version, usage errors, config errors, `hub gen`.
+(`hub serve` running, draining and clashing is tested end to end in tests/e2e.)"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hub --version` prints the installed package's version."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert 0 == exited.value.code
+    assert f"hub {version('hub')}\n" == capsys.readouterr().out
+
+
+def test_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    """Plain `hub` is a usage error (exit 2) that lists the commands."""
+    with pytest.raises(SystemExit) as exited:
+        main([])
+
+    assert 2 == exited.value.code
+    assert "the following arguments are required: COMMAND" in capsys.readouterr().err
+
+
+def test_serve_with_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad config is reported on stderr by key, with exit code 2 and nothing started."""
+    config = tmp_path / "hub.yaml"
+    config.write_text("grpc: {listen: nowhere}\n")
+
+    assert 2 == main(["serve", "--config", str(config)])
+    assert (
+        f"hub: invalid configuration ({config}):\n"
+        "  grpc.listen: expected host:port (port 0-65535) or unix:<path> (got 'nowhere')\n"
+    ) == capsys.readouterr().err
+
+
+def test_serve_with_missing_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --config file that does not exist is a config error, not a start on defaults."""
+    config = tmp_path / "absent.yaml"
+
+    assert 2 == main(["serve", "--config", str(config)])
+    assert (
+        f"hub: cannot read configuration file {config}: No such file or directory\n"
+        == capsys.readouterr().err
+    )
+
+
+def test_gen_outside_a_checkout_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hub gen` needs the proto/ folder of a checkout in the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+    assert 1 == main(["gen"])
+    assert f"hub gen: no proto/ in {tmp_path}; run it in a checkout\n" == capsys.readouterr().err
+
+
+def _copy_protos(target: Path) -> None:
+    for folder in ("proto", "third_party"):
+        shutil.copytree(CHECKOUT / folder, target / folder)
+
+
+def test_gen_without_generator_names_the_missing_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without grpc_tools (the dev extra), `hub gen` says what to install."""
+    _copy_protos(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "grpc_tools", None)  # as if it were not installed
+
+    assert 1 == main(["gen"])
+    assert (
+        "hub gen: grpc_tools is missing; install the dev extra: pip install -e '.[dev]'\n"
+        == capsys.readouterr().err
+    )
+
+
+def test_gen_in_a_checkout_writes_the_contracts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`hub gen` compiles the checkout's protos into its hub/contracts."""
+    _copy_protos(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    assert 0 == main(["gen"])
+    contracts = tmp_path / "hub" / "contracts"
+    assert f"generated {contracts}\n" == capsys.readouterr().out
+    assert (contracts / "user" / "v1" / "user_pb2_grpc.py").is_file()

@@ -1,0 +1,284 @@
+"""Settings: defaults, the YAML file in the SPEC §1 shape, `HUB_*` overrides, and errors that
+name every bad key as a dotted path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import ConfigError, Route, Settings, load_settings
+
+SPEC_GATEWAY = """\
+api_gateway:
+  routes:
+    - path: /api/v1/users
+      service: user-service
+      methods: [GET, POST, PUT, DELETE]
+    - path: /api/v1/mindmaps
+      service: mindmap-service
+      methods: [GET, POST, PUT, DELETE]
+  policies: [rate_limiting, authentication, caching, circuit_breaking]
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub-config.yaml"
+    path.write_text(text)
+    return path
+
+
+def _error(path: Path | None, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ or {})
+    return str(raised.value)
+
+
+def test_defaults_without_file_or_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no hub.yaml in the working directory and no HUB_* variables, every default holds."""
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_settings(None, {"PATH": "/usr/bin", "HOME": "/root"})
+
+    assert Settings() == settings
+    assert "development" == settings.profile
+    assert "0.0.0.0:50051" == settings.grpc.listen
+    assert 10.0 == settings.shutdown.grace_period_seconds
+    assert [] == settings.api_gateway.policies
+    assert ["/api/v1/users", "/api/v1/mindmaps"] == [r.path for r in settings.api_gateway.routes]
+    assert Path("hub-data/hub.sqlite3") == settings.sqlite_path()
+    sockets = tmp_path / "hub-data" / "run"
+    assert f"unix:{sockets / 'user-service.sock'}" == settings.service_listen("user-service")
+    assert f"unix:{sockets / 'mindmap-service.sock'}" == settings.service_listen("mindmap-service")
+
+
+def test_hub_yaml_in_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --config, ./hub.yaml is the configuration."""
+    (tmp_path / "hub.yaml").write_text("grpc:\n  listen: 127.0.0.1:7000\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert "127.0.0.1:7000" == load_settings(None, {}).grpc.listen
+
+
+def test_yaml_file_in_the_spec_shape(tmp_path: Path) -> None:
+    """The SPEC §1 gateway block is accepted as written there, next to the other sections."""
+    path = _write(
+        tmp_path,
+        SPEC_GATEWAY
+        + """\
+profile: production
+data_dir: /var/lib/hub
+grpc: {listen: "[::]:50051", max_message_bytes: 1048576}
+services:
+  user-service: {listen: "127.0.0.1:0"}
+  mindmap-service: {listen: "unix:/run/hub/mindmaps.sock"}
+storage: {sqlite: {path: /data/hub.db}}
+shutdown: {grace_period_seconds: 2.5}
+""",
+    )
+
+    settings = load_settings(path, {})
+
+    assert [
+        Route(
+            path="/api/v1/users", service="user-service", methods=["GET", "POST", "PUT", "DELETE"]
+        ),
+        Route(
+            path="/api/v1/mindmaps",
+            service="mindmap-service",
+            methods=["GET", "POST", "PUT", "DELETE"],
+        ),
+    ] == settings.api_gateway.routes
+    assert [
+        "rate_limiting",
+        "authentication",
+        "caching",
+        "circuit_breaking",
+    ] == settings.api_gateway.policies
+    assert "production" == settings.profile
+    assert "[::]:50051" == settings.grpc.listen
+    assert 1048576 == settings.grpc.max_message_bytes
+    assert "127.0.0.1:0" == settings.service_listen("user-service")
+    assert "unix:/run/hub/mindmaps.sock" == settings.service_listen("mindmap-service")
+    assert Path("/data/hub.db") == settings.sqlite_path()
+    assert 2.5 == settings.shutdown.grace_period_seconds
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    """An empty (or comments-only) file configures nothing."""
+    assert Settings() == load_settings(_write(tmp_path, "# nothing yet\n"), {})
+
+
+def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> None:
+    """HUB_ + upper-case key path with __ between levels; `_` stands for `-` in key names;
+    text settings are taken as they are, the others parsed as YAML."""
+    path = _write(tmp_path, "grpc: {listen: 127.0.0.1:1}\nshutdown: {grace_period_seconds: 9}\n")
+    environ = {
+        "HUB_GRPC__LISTEN": "[::]:6000",
+        "HUB_GRPC__MAX_MESSAGE_BYTES": "1024",
+        "HUB_SHUTDOWN__GRACE_PERIOD_SECONDS": "3",
+        "HUB_STORAGE__SQLITE__PATH": "/tmp/x.db",
+        "HUB_SERVICES__USER_SERVICE__LISTEN": "127.0.0.1:0",
+        "HUB_API_GATEWAY__POLICIES": "[caching, authentication]",
+        "HUB_PROFILE": "production",
+        "HUB_DATA_DIR": "/srv/hub",
+        "OTHER_SETTING": "ignored",
+    }
+
+    settings = load_settings(path, environ)
+
+    assert "[::]:6000" == settings.grpc.listen
+    assert 1024 == settings.grpc.max_message_bytes
+    assert 3.0 == settings.shutdown.grace_period_seconds
+    assert Path("/tmp/x.db") == settings.sqlite_path()
+    assert "127.0.0.1:0" == settings.service_listen("user-service")
+    assert ["caching", "authentication"] == settings.api_gateway.policies
+    assert "production" == settings.profile
+    assert "unix:/srv/hub/run/mindmap-service.sock" == settings.service_listen("mindmap-service")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "api_gateway: {routes: [{path: /a, service: user-service, methods: [GET, FETCH]}]}",
+            "api_gateway.routes[0].methods[1]: Input should be 'GET', 'POST', 'PUT', 'PATCH' or"
+            " 'DELETE' (got 'FETCH')",
+        ),
+        (
+            "api_gateway:\n  routes:\n    - {path: /a, service: users, methods: [GET]}",
+            "api_gateway.routes[0].service: Input should be 'user-service' or 'mindmap-service'",
+        ),
+        (
+            "api_gateway:\n  routes:\n    - {path: a, service: user-service, methods: [GET]}",
+            "api_gateway.routes[0].path: a route path starts with / and has no spaces",
+        ),
+        (
+            "api_gateway:\n  routes:\n    - {path: /a, service: user-service, methods: []}",
+            "api_gateway.routes[0].methods: List should have at least 1 item",
+        ),
+        (
+            "api_gateway:\n  routes:\n    - {path: /a, methods: [GET]}",
+            "api_gateway.routes[0].service: Field required",
+        ),
+        (
+            "api_gateway: {policies: [rate_limiting, teleport]}",
+            "api_gateway.policies[1]: Input should be 'rate_limiting', 'authentication',"
+            " 'caching' or 'circuit_breaking' (got 'teleport')",
+        ),
+        ("grpc: {lsten: 127.0.0.1:1}", "grpc.lsten: unknown key"),
+        ("grpcc: {}", "grpcc: unknown key"),
+        (
+            "grpc: {listen: localhost}",
+            "grpc.listen: expected host:port (port 0-65535) or unix:<path> (got 'localhost')",
+        ),
+        ("grpc: {listen: '127.0.0.1:70000'}", "grpc.listen: expected host:port"),
+        ("grpc: {max_message_bytes: 0}", "grpc.max_message_bytes: Input should be greater than 0"),
+        (
+            "services: {user-service: {listen: 'unix:'}}",
+            "services.user-service.listen: a unix socket address needs a path",
+        ),
+        ("services: {search-service: {}}", "services.search-service: unknown key"),
+        ("storage: {sqlite: {file: x.db}}", "storage.sqlite.file: unknown key"),
+        (
+            "shutdown: {grace_period_seconds: -1}",
+            "shutdown.grace_period_seconds: Input should be greater than or equal to 0",
+        ),
+        ("profile: staging", "profile: Input should be 'development' or 'production'"),
+    ],
+)
+def test_bad_file_names_the_dotted_key(tmp_path: Path, text: str, expected: str) -> None:
+    """Each bad key is reported as a dotted path with the reason, under the file's name."""
+    path = _write(tmp_path, text)
+
+    message = _error(path)
+
+    assert message.startswith(f"invalid configuration ({path}):")
+    assert expected in message
+
+
+def test_every_bad_key_is_reported_at_once(tmp_path: Path) -> None:
+    """One ConfigError lists all problems, one per line, not just the first."""
+    path = _write(tmp_path, "grpc: {lsten: x}\nprofile: staging\napi_gateway: {policies: [x]}\n")
+
+    lines = _error(path).splitlines()[1:]
+
+    assert [
+        "profile: Input should be 'development' or 'production' (got 'staging')",
+        "grpc.lsten: unknown key",
+        "api_gateway.policies[0]: Input should be 'rate_limiting', 'authentication', 'caching'"
+        " or 'circuit_breaking' (got 'x')",
+    ] == [line.strip() for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"HUB_GRPC__LSTEN": "x"}, "HUB_GRPC__LSTEN: no such setting"),
+        ({"HUB_NOPE": "1"}, "HUB_NOPE: no such setting"),
+        ({"HUB_GRPC__LISTEN__PORT": "1"}, "HUB_GRPC__LISTEN__PORT: no such setting"),
+        (
+            {"HUB_SHUTDOWN__GRACE_PERIOD_SECONDS": "soon"},
+            "shutdown.grace_period_seconds: Input should be a valid number, unable to parse"
+            " string as a number (got 'soon') (from HUB_SHUTDOWN__GRACE_PERIOD_SECONDS)",
+        ),
+        (
+            {"HUB_GRPC__LISTEN": "nowhere"},
+            "grpc.listen: expected host:port (port 0-65535) or unix:<path> (got 'nowhere')"
+            " (from HUB_GRPC__LISTEN)",
+        ),
+        (
+            {"HUB_API_GATEWAY__POLICIES": "[caching"},
+            "api_gateway.policies: HUB_API_GATEWAY__POLICIES='[caching' is not a valid YAML value",
+        ),
+    ],
+)
+def test_bad_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], expected: str
+) -> None:
+    """Unknown HUB_* variables are errors, and a bad value names the variable it came from."""
+    monkeypatch.chdir(tmp_path)
+
+    message = _error(None, environ)
+
+    assert message.startswith("invalid configuration (defaults):")
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("grpc: [listen", "is not valid YAML"),
+        ("- a\n- b\n", "the top level must be a mapping of keys"),
+    ],
+)
+def test_unreadable_file_is_a_config_error(tmp_path: Path, text: str, expected: str) -> None:
+    """Broken YAML and a non-mapping top level are reported with the file's name."""
+    path = _write(tmp_path, text)
+
+    message = _error(path)
+
+    assert str(path) in message
+    assert expected in message
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    """A --config path that does not exist is an error, not a silent fallback to defaults."""
+    path = tmp_path / "absent.yaml"
+
+    assert f"cannot read configuration file {path}: No such file or directory" == _error(path)
+
+
+def test_example_config_is_valid() -> None:
+    """hub.example.yaml, the documented example, loads and holds the SPEC §1 gateway block."""
+    example = Path(__file__).resolve().parents[1] / "hub.example.yaml"
+
+    settings = load_settings(example, {})
+
+    assert Settings().grpc == settings.grpc
+    assert 4 == len(settings.api_gateway.policies)
+    assert ["user-service", "mindmap-service"] == [r.service for r in settings.api_gateway.routes]
