@@ -69,7 +69,9 @@ class Mindmap(_message.Message):
     owner_id: _builtins.str
     """Id of the user who owns the mindmap; fixed at creation."""
     title: _builtins.str
-    """Title: 1 to 200 characters."""
+    """Title: at most 200 characters, not blank; stored without surrounding white
+    space.
+    """
     description: _builtins.str
     """Free text, at most 2000 characters."""
     etag: _builtins.str
@@ -131,7 +133,9 @@ class Node(_message.Message):
     parent_id: _builtins.str
     """Id of the parent node; empty only for the root."""
     text: _builtins.str
-    """Text of the node: 1 to 500 characters."""
+    """Text of the node: at most 500 characters, not blank; stored without
+    surrounding white space.
+    """
     position: _builtins.int
     """Zero-based position among its siblings."""
     def __init__(

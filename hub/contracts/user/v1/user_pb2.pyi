@@ -65,11 +65,15 @@ class User(_message.Message):
     id: _builtins.str
     """Server-assigned identifier (a UUID)."""
     email: _builtins.str
-    """Email address, unique across users (compared case-insensitively)."""
+    """Email address, unique across users (compared case-insensitively); stored
+    without surrounding white space.
+    """
     display_name: _builtins.str
-    """Name shown to other people: 1 to 100 characters."""
+    """Name shown to other people: at most 100 characters, not blank; stored
+    without surrounding white space.
+    """
     plan: Global___Plan.ValueType
-    """Subscription plan."""
+    """Subscription plan; PLAN_UNSPECIFIED means PLAN_FREE."""
     etag: _builtins.str
     """Opaque version tag; changes with every write. Send it back on update or delete
     to make the write conditional on nobody having changed the user since.
