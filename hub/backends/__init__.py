@@ -8,7 +8,8 @@ them should also install `decoding.MalformedRequests`, so that request bytes tha
 parse are INVALID_ARGUMENT rather than grpc's own UNKNOWN.
 
 Around them, plain modules hold the rules, each testable without sockets:
-- `validation`: stateless field checks; all violations of a request in one `InvalidArgument`.
+- `validation`: the field rules of the protos (`hub.rules`) and the checks they cannot
+  express; all violations of a request in one `InvalidArgument`.
 - `pagination`: page sizes and opaque page tokens.
 - `tree`: the node tree of a mindmap (add, edit, move, delete; dense positions; pre-order).
 - `writes`: etags and the read → apply → compare-and-swap loop of conditional writes.

@@ -8,6 +8,8 @@ etag and exactly one event. The tree rules live in `tree`. Choices the protos le
 - Client-supplied nodes on CreateMindmap are rejected (field `mindmap.nodes`); other
   output-only fields of requests (id, times, node_count, Node.position) are ignored.
 - A node position past the last sibling means last; a negative one is INVALID_ARGUMENT.
+- AddNode without a parent_id is NOT_FOUND (no node has the id ""), not INVALID_ARGUMENT:
+  the field rules cannot require it, since `Node` is shared with the root.
 - Views: GetMindmap and BatchGetMindmaps default to FULL, ListMindmaps to BASIC; write
   responses carry the FULL mindmap.
 """
@@ -84,10 +86,8 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         self, request: CreateMindmapRequest, context: Context
     ) -> CreateMindmapResponse:
         v = Violations()
+        v.check(request, required=("mindmap.owner_id", "mindmap.title"))
         fields = request.mindmap
-        owner_id = validation.required_id(v, "mindmap.owner_id", fields.owner_id)
-        title = validation.text(v, "mindmap.title", fields.title, validation.MAX_TITLE)
-        description = validation.description(v, "mindmap.description", fields.description)
         validation.must_be_empty(
             v,
             "mindmap.nodes",
@@ -95,12 +95,14 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
             "must be empty: the root comes from the title, other nodes are added with AddNode",
         )
         v.raise_if_any()
+        owner_id = fields.owner_id
+        title = fields.title.strip()
         time = now()
         mindmap = Mindmap(
             id=str(uuid.uuid4()),
             owner_id=owner_id,
             title=title,
-            description=description,
+            description=fields.description,
             nodes=tree.new_tree(str(uuid.uuid4()), title),
             node_count=1,
             etag=new_etag(),
@@ -120,23 +122,19 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @override
     @rpc
     async def GetMindmap(self, request: GetMindmapRequest, context: Context) -> GetMindmapResponse:
-        v = Violations()
-        mindmap_id = validation.required_id(v, "id", request.id)
-        full = validation.view(v, "view", request.view, default=MindmapView.MINDMAP_VIEW_FULL)
-        v.raise_if_any()
-        return GetMindmapResponse(mindmap=await self._get(mindmap_id, with_nodes=full))
+        validation.check(request, required=("id",))
+        full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_FULL)
+        return GetMindmapResponse(mindmap=await self._get(request.id, with_nodes=full))
 
     @override
     @rpc
     async def BatchGetMindmaps(
         self, request: BatchGetMindmapsRequest, context: Context
     ) -> BatchGetMindmapsResponse:
-        v = Violations()
-        ids = validation.batch_ids(v, "ids", request.ids)
-        full = validation.view(v, "view", request.view, default=MindmapView.MINDMAP_VIEW_FULL)
-        v.raise_if_any()
-        found = await self._store.get_mindmaps(sorted(set(ids)), with_nodes=full)
-        mindmaps, missing = reads.in_request_order(ids, found)
+        validation.check(request, required=("ids",))
+        full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_FULL)
+        found = await self._store.get_mindmaps(sorted(set(request.ids)), with_nodes=full)
+        mindmaps, missing = reads.in_request_order(request.ids, found)
         return BatchGetMindmapsResponse(mindmaps=mindmaps, missing_ids=missing)
 
     @override
@@ -145,11 +143,12 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         self, request: ListMindmapsRequest, context: Context
     ) -> ListMindmapsResponse:
         v = Violations()
+        v.check(request)
         list_key = pagination.fingerprint("mindmaps", request.owner_id)
-        size = pagination.page_size(v, "page_size", request.page_size)
         after = pagination.after_seq(v, "page_token", request.page_token, list_key)
-        full = validation.view(v, "view", request.view, default=MindmapView.MINDMAP_VIEW_BASIC)
         v.raise_if_any()
+        size = pagination.page_size(request.page_size)
+        full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_BASIC)
         rows = await self._store.list_mindmaps(
             request.owner_id or None, after, size + 1, with_nodes=full
         )
@@ -162,17 +161,14 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         self, request: UpdateMindmapRequest, context: Context
     ) -> UpdateMindmapResponse:
         v = Violations()
-        fields = request.mindmap
-        mindmap_id = validation.required_id(v, "mindmap.id", fields.id)
         paths = validation.update_mask(v, "update_mask", request.update_mask, UPDATABLE)
-        changes = Mindmap()
-        if "title" in paths:
-            changes.title = validation.text(v, "mindmap.title", fields.title, validation.MAX_TITLE)
-        if "description" in paths:
-            changes.description = validation.description(
-                v, "mindmap.description", fields.description
-            )
+        v.check(request, required=("mindmap.id", *(f"mindmap.{path}" for path in paths)))
         v.raise_if_any()
+        fields = request.mindmap
+        mindmap_id = fields.id
+        changes = Mindmap(  # the mask picks which of these apply
+            title=fields.title.strip(), description=fields.description
+        )
         mask = FieldMask(paths=paths)
 
         def change(current: Mindmap, updated: Mindmap) -> Payload:
@@ -190,9 +186,8 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     async def DeleteMindmap(
         self, request: DeleteMindmapRequest, context: Context
     ) -> DeleteMindmapResponse:
-        v = Violations()
-        mindmap_id = validation.required_id(v, "id", request.id)
-        v.raise_if_any()
+        validation.check(request, required=("id",))
+        mindmap_id = request.id
         origin = origin_of(context)
 
         async def write(current: Mindmap) -> None:
@@ -217,16 +212,16 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @override
     @rpc
     async def AddNode(self, request: AddNodeRequest, context: Context) -> AddNodeResponse:
-        v = Violations()
-        mindmap_id = validation.required_id(v, "mindmap_id", request.mindmap_id)
-        parent_id = validation.required_id(v, "node.parent_id", request.node.parent_id)
-        text = validation.text(v, "node.text", request.node.text, validation.MAX_NODE_TEXT)
-        position = validation.position(v, "position", _optional_position(request))
-        v.raise_if_any()
+        validation.check(request, required=("mindmap_id", "node.text"))
+        mindmap_id = request.mindmap_id
+        parent_id = request.node.parent_id
+        text = request.node.text.strip()
+        position = _optional_position(request)
         node_id = str(uuid.uuid4())
 
         def change(current: Mindmap, updated: Mindmap) -> Payload:
-            added = Node(id=node_id, parent_id=parent_id, text=text)
+            under = parent_id or tree.root(current.nodes).id  # no parent: under the root
+            added = Node(id=node_id, parent_id=under, text=text)
             _set_nodes(updated, tree.add(current.nodes, added, position))
             node = tree.find(updated.nodes, node_id)
             return NodeAdded(mindmap_id=mindmap_id, node=node, etag=updated.etag)
@@ -238,11 +233,12 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @rpc
     async def UpdateNode(self, request: UpdateNodeRequest, context: Context) -> UpdateNodeResponse:
         v = Violations()
-        mindmap_id = validation.required_id(v, "mindmap_id", request.mindmap_id)
-        node_id = validation.required_id(v, "node.id", request.node.id)
         paths = validation.update_mask(v, "update_mask", request.update_mask, NODE_UPDATABLE)
-        text = validation.text(v, "node.text", request.node.text, validation.MAX_NODE_TEXT)
+        v.check(request, required=("mindmap_id", "node.id", *(f"node.{path}" for path in paths)))
         v.raise_if_any()
+        mindmap_id = request.mindmap_id
+        node_id = request.node.id
+        text = request.node.text.strip()
         mask = FieldMask(paths=paths)
 
         def change(current: Mindmap, updated: Mindmap) -> Payload:
@@ -258,12 +254,11 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @override
     @rpc
     async def MoveNode(self, request: MoveNodeRequest, context: Context) -> MoveNodeResponse:
-        v = Violations()
-        mindmap_id = validation.required_id(v, "mindmap_id", request.mindmap_id)
-        node_id = validation.required_id(v, "node_id", request.node_id)
-        new_parent_id = validation.required_id(v, "new_parent_id", request.new_parent_id)
-        position = validation.position(v, "position", _optional_position(request))
-        v.raise_if_any()
+        validation.check(request, required=("mindmap_id", "node_id", "new_parent_id"))
+        mindmap_id = request.mindmap_id
+        node_id = request.node_id
+        new_parent_id = request.new_parent_id
+        position = _optional_position(request)
 
         def change(current: Mindmap, updated: Mindmap) -> Payload:
             old_parent_id = tree.find(current.nodes, node_id).parent_id
@@ -279,10 +274,9 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @override
     @rpc
     async def DeleteNode(self, request: DeleteNodeRequest, context: Context) -> DeleteNodeResponse:
-        v = Violations()
-        mindmap_id = validation.required_id(v, "mindmap_id", request.mindmap_id)
-        node_id = validation.required_id(v, "node_id", request.node_id)
-        v.raise_if_any()
+        validation.check(request, required=("mindmap_id", "node_id"))
+        mindmap_id = request.mindmap_id
+        node_id = request.node_id
 
         def change(current: Mindmap, updated: Mindmap) -> Payload:
             nodes, deleted_ids = tree.delete(current.nodes, node_id)

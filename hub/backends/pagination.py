@@ -7,7 +7,8 @@ meanwhile just vanish, and no row is seen twice.
 A page token is opaque to clients: urlsafe base64 of the JSON `{"s": last_seq, "f":
 fingerprint}`, where the fingerprint names the collection and its filter (a token of
 ListUsers cannot be replayed on ListMindmaps, nor one made for another `owner_id`). A token
-that does not decode, or was made for another list, is a violation on `page_token`.
+that does not decode, or was made for another list, is a violation on `page_token`. The
+bounds of a page size are field rules of the protos (`hub.rules`), checked before.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from hub.backends.validation import Violations
 from hub.storage.store import Row
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 _MAX_TOKEN_LENGTH = 200  # a real token is ~50 characters; refuse to parse anything large
 _MAX_SEQ = 2**63 - 1  # SQLite's INTEGER range
 
@@ -35,13 +35,10 @@ def fingerprint(collection: str, *filters: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def page_size(v: Violations, field: str, value: int) -> int:
-    """0 means `DEFAULT_PAGE_SIZE`; otherwise 1..`MAX_PAGE_SIZE`."""
-    if value == 0:
-        return DEFAULT_PAGE_SIZE
-    if not 1 <= value <= MAX_PAGE_SIZE:
-        v.add(field, f"must be 0 (the default, {DEFAULT_PAGE_SIZE}) to {MAX_PAGE_SIZE}")
-    return value
+def page_size(value: int) -> int:
+    """The page size to use for a requested one that passed its rules: 0 means
+    `DEFAULT_PAGE_SIZE`."""
+    return value or DEFAULT_PAGE_SIZE
 
 
 def encode_token(last_seq: int, list_fingerprint: str) -> str:

@@ -8,7 +8,7 @@ sockets or storage:
 - positions are dense, 0..n-1 among the children of each parent;
 - the list is pre-order: parents before children, siblings by position;
 - a position past the last sibling means "last" (clamped); positions are never negative
-  (`validation.position` rejects those before a tree function sees them);
+  (the field rule `gte: 0` of the request's position rejects those before);
 - a node cannot move under itself or one of its descendants, and deleting a node deletes
   its subtree.
 
@@ -44,6 +44,14 @@ def find(nodes: Iterable[Node], node_id: str) -> Node:
         if node.id == node_id:
             return node
     raise NotFound(NODE_TYPE, node_id)
+
+
+def root(nodes: Iterable[Node]) -> Node:
+    """The root: the one node without a parent."""
+    for node in nodes:
+        if not node.parent_id:
+            return node
+    raise ValueError("a mindmap without a root node")  # the store never holds one
 
 
 def subtree_ids(nodes: Iterable[Node], node_id: str) -> list[str]:

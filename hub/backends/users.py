@@ -35,7 +35,6 @@ from hub.contracts.user.v1.user_pb2 import (
     GetUserResponse,
     ListUsersRequest,
     ListUsersResponse,
-    Plan,
     UpdateUserRequest,
     UpdateUserResponse,
     User,
@@ -56,19 +55,14 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @override
     @rpc
     async def CreateUser(self, request: CreateUserRequest, context: Context) -> CreateUserResponse:
-        v = Violations()
-        email = validation.email(v, "user.email", request.user.email)
-        name = validation.text(
-            v, "user.display_name", request.user.display_name, validation.MAX_DISPLAY_NAME
-        )
-        plan = validation.plan(v, "user.plan", request.user.plan, default=Plan.PLAN_FREE)
-        v.raise_if_any()
+        validation.check(request, required=("user.email", "user.display_name"))
+        fields = request.user
         time = now()
         user = User(
             id=str(uuid.uuid4()),
-            email=email,
-            display_name=name,
-            plan=plan,
+            email=fields.email.strip(),
+            display_name=fields.display_name.strip(),
+            plan=validation.plan(fields.plan),
             create_time=time,
             update_time=time,
             etag=new_etag(),
@@ -81,31 +75,28 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @override
     @rpc
     async def GetUser(self, request: GetUserRequest, context: Context) -> GetUserResponse:
-        v = Violations()
-        user_id = validation.required_id(v, "id", request.id)
-        v.raise_if_any()
-        return GetUserResponse(user=await self._get(user_id))
+        validation.check(request, required=("id",))
+        return GetUserResponse(user=await self._get(request.id))
 
     @override
     @rpc
     async def BatchGetUsers(
         self, request: BatchGetUsersRequest, context: Context
     ) -> BatchGetUsersResponse:
-        v = Violations()
-        ids = validation.batch_ids(v, "ids", request.ids)
-        v.raise_if_any()
-        found = await self._store.get_users(sorted(set(ids)))
-        users, missing = reads.in_request_order(ids, found)
+        validation.check(request, required=("ids",))
+        found = await self._store.get_users(sorted(set(request.ids)))
+        users, missing = reads.in_request_order(request.ids, found)
         return BatchGetUsersResponse(users=users, missing_ids=missing)
 
     @override
     @rpc
     async def ListUsers(self, request: ListUsersRequest, context: Context) -> ListUsersResponse:
         v = Violations()
+        v.check(request)
         list_key = pagination.fingerprint("users")
-        size = pagination.page_size(v, "page_size", request.page_size)
         after = pagination.after_seq(v, "page_token", request.page_token, list_key)
         v.raise_if_any()
+        size = pagination.page_size(request.page_size)
         rows = await self._store.list_users(after, size + 1)
         users, next_token = pagination.page(rows, size, list_key)
         return ListUsersResponse(users=users, next_page_token=next_token)
@@ -114,18 +105,16 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @rpc
     async def UpdateUser(self, request: UpdateUserRequest, context: Context) -> UpdateUserResponse:
         v = Violations()
-        user_id = validation.required_id(v, "user.id", request.user.id)
         paths = validation.update_mask(v, "update_mask", request.update_mask, UPDATABLE)
-        changes = User()
-        if "email" in paths:
-            changes.email = validation.email(v, "user.email", request.user.email)
-        if "display_name" in paths:
-            changes.display_name = validation.text(
-                v, "user.display_name", request.user.display_name, validation.MAX_DISPLAY_NAME
-            )
-        if "plan" in paths:
-            changes.plan = validation.plan(v, "user.plan", request.user.plan, default=None)
+        v.check(request, required=("user.id", *(f"user.{path}" for path in paths)))
         v.raise_if_any()
+        fields = request.user
+        user_id = fields.id
+        changes = User(  # the mask picks which of these apply
+            email=fields.email.strip(),
+            display_name=fields.display_name.strip(),
+            plan=validation.plan(fields.plan),
+        )
         mask = FieldMask(paths=paths)
         origin = origin_of(context)
 
@@ -154,9 +143,8 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @override
     @rpc
     async def DeleteUser(self, request: DeleteUserRequest, context: Context) -> DeleteUserResponse:
-        v = Violations()
-        user_id = validation.required_id(v, "id", request.id)
-        v.raise_if_any()
+        validation.check(request, required=("id",))
+        user_id = request.id
         origin = origin_of(context)
 
         async def write(current: User) -> None:

@@ -86,10 +86,15 @@ def resource_info(error: grpc.aio.AioRpcError) -> ResourceInfo:
     return info
 
 
+def bad_request(error: grpc.aio.AioRpcError) -> BadRequest:
+    """The one BadRequest detail of the error."""
+    (found,) = _details(error, BadRequest)
+    return found
+
+
 def violation_fields(error: grpc.aio.AioRpcError) -> list[str]:
     """The field names of the BadRequest field violations, sorted (each field once)."""
-    (bad_request,) = _details(error, BadRequest)
-    return sorted(v.field for v in bad_request.field_violations)
+    return sorted(v.field for v in bad_request(error).field_violations)
 
 
 # Events -------------------------------------------------------------------------------------

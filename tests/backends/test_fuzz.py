@@ -6,6 +6,8 @@ The requests are built from the message descriptors, so a field added to a reque
 fuzzed too. Together with the table of bad inputs this is the evidence that UNKNOWN and
 INTERNAL are left to bugs: every call here ends OK or with a mapped domain error carrying
 an ErrorInfo, nothing is logged as unexpected, and each committed write left one event.
+Text that the protos say is stored without surrounding white space is sent padded, and is
+found stripped afterwards.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hub.contracts.mindmap.v1 import mindmap_pb2
 from hub.contracts.mindmap.v1.mindmap_pb2 import ListMindmapsRequest, MindmapView
 from hub.contracts.user.v1 import user_pb2
+from hub.contracts.user.v1.user_pb2 import ListUsersRequest
 from hub.storage.store import Store
 from tests.backends.support import World, all_events, assert_sound_tree, build_world, error_info
 
@@ -86,6 +89,11 @@ class Fuzzer:
             b64('{"s": 99999999999999999999999, "f": "x"}'),
             b64("[" * 100),
             "====",
+            " padded ",
+            "\u00a0\u2003unicode spaces\u3000",
+            " " + "x" * 100,  # 101 characters as sent
+            "x" * 64,
+            "x" * 65,
         ]
         self.hostility = 0.0
         self.emails = 0
@@ -142,9 +150,9 @@ class Fuzzer:
                 return chance.choice(self.hostile_strings)
             if field.name == "email":
                 self.emails += 1
-                return f"fuzz{self.emails}@example.com"
+                return f" fuzz{self.emails}@example.com\t"
             if field.name in TEXT_FIELDS:
-                return f"fuzz {chance.randrange(1000)}"
+                return f"\n fuzz {chance.randrange(1000)} "
             return "" if field.name in ("etag", "page_token") else chance.choice(self.ids)
         if field.type == FieldDescriptor.TYPE_ENUM:
             known = [value.number for value in field.enum_type.values]
@@ -197,3 +205,10 @@ async def test_random_requests_get_domain_statuses_only(
     for mindmap in listed.mindmaps:
         assert_sound_tree(mindmap.nodes)
         assert len(mindmap.nodes) == mindmap.node_count
+    listed_users = await users.ListUsers(ListUsersRequest(page_size=1000))
+    stored_texts = [
+        *(text for user in listed_users.users for text in (user.email, user.display_name)),
+        *(mindmap.title for mindmap in listed.mindmaps),
+        *(node.text for mindmap in listed.mindmaps for node in mindmap.nodes),
+    ]
+    assert [] == [text for text in stored_texts if text != text.strip()]

@@ -194,6 +194,17 @@ async def test_add_node_places_it_and_answers_with_node_and_mindmap(
     assert clamped.mindmap == (await mindmaps.GetMindmap(GetMindmapRequest(id=mindmap.id))).mindmap
 
 
+async def test_add_node_without_a_parent_adds_it_under_the_root(
+    mindmaps: MindmapServiceAsyncStub, owner: User
+) -> None:
+    mindmap = await create(mindmaps, owner)
+    response = await mindmaps.AddNode(
+        AddNodeRequest(mindmap_id=mindmap.id, node=Node(text="top level"))
+    )
+    assert mindmap.nodes[0].id == response.node.parent_id
+    assert [("Plans", 0), ("Plans/top level", 0)] == texts(response.mindmap)
+
+
 async def test_update_node_changes_its_text(mindmaps: MindmapServiceAsyncStub, owner: User) -> None:
     mindmap = await create(mindmaps, owner)
     idea = await add(mindmaps, mindmap.id, mindmap.nodes[0].id, "idea")

@@ -29,16 +29,8 @@ def b64(payload: object) -> str:
 
 @pytest.mark.parametrize(("requested", "expected"), [(0, 50), (1, 1), (50, 50), (1000, 1000)])
 def test_page_size_zero_means_the_default(requested: int, expected: int) -> None:
-    v = Violations()
-    assert expected == pagination.page_size(v, "page_size", requested)
-    assert not violated(v)
-
-
-@pytest.mark.parametrize("requested", [-1, 1001, -(2**31), 2**31 - 1])
-def test_page_size_out_of_range_is_a_violation(requested: int) -> None:
-    v = Violations()
-    pagination.page_size(v, "page_size", requested)
-    assert violated(v)
+    """Sizes come checked against the rules of the request (0..1000); 0 means 50."""
+    assert expected == pagination.page_size(requested)
 
 
 def test_fingerprints_tell_lists_and_filters_apart() -> None:

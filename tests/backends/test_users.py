@@ -46,13 +46,14 @@ async def test_create_assigns_id_times_etag_and_the_free_plan(users: UserService
     assert user.etag
 
 
-async def test_create_ignores_output_only_fields_and_strips_the_name(
+async def test_create_ignores_output_only_fields_and_strips_email_and_name(
     users: UserServiceAsyncStub,
 ) -> None:
+    """Output-only fields are ignored, even an id that breaks its rules (max 64)."""
     request = CreateUserRequest(
         user=User(
-            id="chosen-by-client",
-            email="Ada.Lovelace@Example.COM",
+            id="chosen-by-client" * 100,
+            email=" Ada.Lovelace@Example.COM\t",
             display_name="  Ada  ",
             plan=Plan.PLAN_TEAM,
             create_time=Timestamp(seconds=1),
@@ -61,7 +62,7 @@ async def test_create_ignores_output_only_fields_and_strips_the_name(
         )
     )
     user = (await users.CreateUser(request)).user
-    assert user.id != "chosen-by-client"
+    assert str(uuid.UUID(user.id)) == user.id
     assert user.etag != "client-etag"
     assert user.create_time.seconds > 2
     assert ("Ada.Lovelace@Example.COM", "Ada", Plan.PLAN_TEAM) == (
@@ -164,6 +165,25 @@ async def test_update_may_change_the_case_of_the_own_email(users: UserServiceAsy
         user=User(id=ada.id, email="ADA@EXAMPLE.COM"), update_mask=FieldMask(paths=["email"])
     )
     assert "ADA@EXAMPLE.COM" == (await users.UpdateUser(request)).user.email
+
+
+async def test_update_strips_email_and_name(users: UserServiceAsyncStub) -> None:
+    ada = await create(users, "ada")
+    request = UpdateUserRequest(
+        user=User(id=ada.id, email="\tada@example.org ", display_name="\nAda "),
+        update_mask=FieldMask(paths=["email", "display_name"]),
+    )
+    updated = (await users.UpdateUser(request)).user
+    assert ("ada@example.org", "Ada") == (updated.email, updated.display_name)
+
+
+async def test_update_to_plan_unspecified_means_free(users: UserServiceAsyncStub) -> None:
+    ada = await create(users, "ada")
+    for plan, stored in [(Plan.PLAN_TEAM, Plan.PLAN_TEAM), (Plan.PLAN_UNSPECIFIED, Plan.PLAN_FREE)]:
+        request = UpdateUserRequest(
+            user=User(id=ada.id, plan=plan), update_mask=FieldMask(paths=["plan"])
+        )
+        assert stored == (await users.UpdateUser(request)).user.plan
 
 
 async def test_update_with_the_current_etag_applies(users: UserServiceAsyncStub) -> None:

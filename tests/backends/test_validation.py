@@ -1,4 +1,5 @@
-"""Field checks (hub/backends/validation.py): values returned, violations collected."""
+"""Request checks (hub/backends/validation.py): violations collected once per field, the
+contract's rules on real requests, and the values the contract gives unset fields."""
 
 from __future__ import annotations
 
@@ -7,39 +8,72 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from hub.backends import validation
 from hub.backends.validation import Violations
-from hub.contracts.mindmap.v1.mindmap_pb2 import MindmapView
-from hub.contracts.user.v1.user_pb2 import Plan
-from hub.errors import InvalidArgument
+from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap, MindmapView
+from hub.contracts.user.v1.user_pb2 import CreateUserRequest, Plan, User
+from hub.errors import FieldViolation, InvalidArgument
+
+CREATE_USER_REQUIRED = ("user.email", "user.display_name")
 
 
-def fields_of(v: Violations) -> list[str]:
-    """The fields `v` would report, in order (none if it would not raise)."""
+def reported(v: Violations) -> list[FieldViolation]:
+    """The violations `v` would raise, in order (none if it would not raise)."""
     try:
         v.raise_if_any()
     except InvalidArgument as error:
-        return [violation.field for violation in error.violations]
+        return list(error.violations)
     return []
+
+
+def fields_of(v: Violations) -> list[str]:
+    return [violation.field for violation in reported(v)]
+
+
+def create_user(email: str = "ada@example.com", display_name: str = "Ada") -> CreateUserRequest:
+    return CreateUserRequest(user=User(email=email, display_name=display_name))
 
 
 def test_no_violation_raises_nothing() -> None:
     assert [] == fields_of(Violations())
 
 
-def test_every_bad_field_is_reported_once_in_order_of_checking() -> None:
+def test_every_bad_field_is_reported_once_with_its_first_problem() -> None:
     v = Violations()
-    validation.email(v, "user.email", "")
-    validation.text(v, "user.display_name", "", validation.MAX_DISPLAY_NAME)
-    validation.text(v, "user.email", "", 5)  # a second problem of the same field
-    assert ["user.email", "user.display_name"] == fields_of(v)
+    v.add("update_mask", "first")
+    v.check(create_user(email="", display_name=" "), required=CREATE_USER_REQUIRED)
+    v.add("update_mask", "second")
+    v.add("user.email", "third")
+    assert [
+        FieldViolation("update_mask", "first"),
+        FieldViolation("user.email", "is required"),
+        FieldViolation("user.display_name", r"must match the regular expression \S"),
+    ] == reported(v)
+
+
+def test_check_raises_with_every_violation_of_the_rules() -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        validation.check(create_user(email="", display_name="x" * 101), required=("user.email",))
+    assert ["user.email", "user.display_name"] == [v.field for v in raised.value.violations]
+
+
+def test_check_passes_a_good_request() -> None:
+    validation.check(create_user(), required=CREATE_USER_REQUIRED)
 
 
 @pytest.mark.parametrize(
     "address",
-    ["ada@example.com", "Ada.Lovelace+notes@mail.example.co.uk", "zoë@exämple.org", "a@b.c"],
+    [
+        "ada@example.com",
+        "Ada.Lovelace+notes@mail.example.co.uk",
+        "zoë@exämple.org",
+        "a@b.c",
+        "  ada@example.com\n",  # surrounding white space: stripped after the check
+        "a" * 64 + "@example.com",
+        "a@" + "b" * 248 + ".com",  # 254 characters
+    ],
 )
-def test_email_accepts_sane_addresses_as_given(address: str) -> None:
+def test_email_rule_accepts_sane_addresses(address: str) -> None:
     v = Violations()
-    assert address == validation.email(v, "email", address)
+    v.check(create_user(email=address), required=CREATE_USER_REQUIRED)
     assert [] == fields_of(v)
 
 
@@ -57,46 +91,66 @@ def test_email_accepts_sane_addresses_as_given(address: str) -> None:
         "ada@.example.com",
         "ada@example.com.",
         "ada\x00@example.com",
+        "ada@exam\x1fple.com",
         "a" * 65 + "@example.com",
-        "a@" + "b" * 250 + ".com",  # 256 characters
+        "a@" + "b" * 249 + ".com",  # 255 characters
+        " " + "a@" + "b" * 248 + ".com",  # 255 characters as sent, 254 once stripped
     ],
 )
-def test_email_rejects_malformed_or_oversized_addresses(address: str) -> None:
+def test_email_rule_rejects_malformed_or_oversized_addresses(address: str) -> None:
     v = Violations()
-    validation.email(v, "user.email", address)
+    v.check(create_user(email=address), required=CREATE_USER_REQUIRED)
     assert ["user.email"] == fields_of(v)
 
 
-def test_text_is_stripped_and_bounded_after_stripping() -> None:
+@pytest.mark.parametrize(
+    ("name", "fields"),
+    [
+        ("Ada", []),
+        ("  Ada\n", []),
+        ("x" * 100, []),
+        (" " + "x" * 99, []),
+        (" " + "x" * 100, ["user.display_name"]),  # 101 as sent: no stripping before
+        (" \t\n", ["user.display_name"]),
+        ("", ["user.display_name"]),
+    ],
+)
+def test_display_name_is_bounded_as_sent_and_must_not_be_blank(
+    name: str, fields: list[str]
+) -> None:
     v = Violations()
-    assert "Ada" == validation.text(v, "name", "  Ada\n", 3)
-    assert "x" * 3 == validation.text(v, "padded", " " + "x" * 3 + " ", 3)
-    validation.text(v, "blank", " \t\n", 3)
-    validation.text(v, "long", "x" * 4, 3)
-    assert ["blank", "long"] == fields_of(v)
+    v.check(create_user(display_name=name), required=CREATE_USER_REQUIRED)
+    assert fields == fields_of(v)
 
 
-def test_description_may_be_empty_and_is_kept_as_given() -> None:
+def test_fields_not_required_are_checked_only_when_sent() -> None:
+    """A default is absent unless required; a value sent is checked even if unread."""
+    absent = Violations()
+    absent.check(CreateUserRequest(user=User(display_name="Ada")), required=())
+    assert [] == fields_of(absent)
+    sent = Violations()
+    sent.check(CreateUserRequest(user=User(email="nope", display_name="Ada")), required=())
+    assert ["user.email"] == fields_of(sent)
+
+
+def test_output_only_fields_of_a_request_are_ignored() -> None:
     v = Violations()
-    assert "" == validation.description(v, "d", "")
-    assert " spaced " == validation.description(v, "d", " spaced ")
-    validation.description(v, "long", "x" * (validation.MAX_DESCRIPTION + 1))
-    assert ["long"] == fields_of(v)
-
-
-def test_plan_unspecified_takes_the_default_on_create() -> None:
-    v = Violations()
-    assert Plan.PLAN_FREE == validation.plan(v, "p", Plan.PLAN_UNSPECIFIED, default=Plan.PLAN_FREE)
-    assert Plan.PLAN_TEAM == validation.plan(v, "p", Plan.PLAN_TEAM, default=Plan.PLAN_FREE)
+    request = CreateMindmapRequest(mindmap=Mindmap(id="x" * 1000, owner_id="o", title="T"))
+    v.check(request, required=("mindmap.owner_id", "mindmap.title"))
     assert [] == fields_of(v)
 
 
-def test_plan_must_be_a_known_value_and_set_without_a_default() -> None:
-    v = Violations()
-    validation.plan(v, "unknown", 7, default=Plan.PLAN_FREE)
-    validation.plan(v, "unset", Plan.PLAN_UNSPECIFIED, default=None)
-    validation.plan(v, "negative", -1, default=None)
-    assert ["unknown", "unset", "negative"] == fields_of(v)
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        (Plan.PLAN_UNSPECIFIED, Plan.PLAN_FREE),
+        (Plan.PLAN_FREE, Plan.PLAN_FREE),
+        (Plan.PLAN_PRO, Plan.PLAN_PRO),
+        (Plan.PLAN_TEAM, Plan.PLAN_TEAM),
+    ],
+)
+def test_plan_unspecified_means_free(value: Plan.ValueType, stored: Plan.ValueType) -> None:
+    assert stored == validation.plan(value)
 
 
 @pytest.mark.parametrize(
@@ -111,15 +165,7 @@ def test_plan_must_be_a_known_value_and_set_without_a_default() -> None:
 def test_view_tells_whether_nodes_are_wanted(
     value: MindmapView.ValueType, default: MindmapView.ValueType, full: bool
 ) -> None:
-    v = Violations()
-    assert full == validation.view(v, "view", value, default=default)
-    assert [] == fields_of(v)
-
-
-def test_view_must_be_a_known_value() -> None:
-    v = Violations()
-    validation.view(v, "view", 3, default=MindmapView.MINDMAP_VIEW_FULL)
-    assert ["view"] == fields_of(v)
+    assert full == validation.view(value, default=default)
 
 
 @pytest.mark.parametrize(
@@ -145,37 +191,6 @@ def test_update_mask_rejects_unknown_paths(paths: list[str]) -> None:
     v = Violations()
     validation.update_mask(v, "update_mask", FieldMask(paths=paths), ("email",))
     assert ["update_mask"] == fields_of(v)
-
-
-def test_batch_ids_bounds_the_count_and_rejects_empty_ids() -> None:
-    ok = Violations()
-    validation.batch_ids(ok, "ids", ["x", "x"] * 500)
-    assert [] == fields_of(ok)
-    for count in (0, validation.MAX_BATCH + 1):
-        v = Violations()
-        validation.batch_ids(v, "ids", ["x"] * count)
-        assert ["ids"] == fields_of(v)
-    v = Violations()
-    validation.batch_ids(v, "ids", ["x", "", "y", "z" * 65] * 1000)
-    assert ["ids"] == fields_of(v)
-
-
-def test_position_is_none_or_not_negative() -> None:
-    v = Violations()
-    assert validation.position(v, "position", None) is None
-    assert 0 == validation.position(v, "position", 0)
-    assert 2**31 - 1 == validation.position(v, "position", 2**31 - 1)
-    validation.position(v, "position", -1)
-    assert ["position"] == fields_of(v)
-
-
-def test_required_id_is_1_to_64_characters() -> None:
-    v = Violations()
-    assert "any thing" == validation.required_id(v, "id", "any thing")
-    assert "x" * 64 == validation.required_id(v, "id", "x" * 64)
-    validation.required_id(v, "empty", "")
-    validation.required_id(v, "long", "x" * 65)
-    assert ["empty", "long"] == fields_of(v)
 
 
 def test_must_be_empty() -> None:

@@ -495,7 +495,7 @@ class AddNodeRequest(_message.Message):
     """If set, apply only when it matches the mindmap's etag (else ABORTED)."""
     @_builtins.property
     def node(self) -> Global___Node:
-        """The node: parent_id and text are required."""
+        """The node: text is required; without a parent_id it goes under the root."""
 
     def __init__(
         self,

@@ -135,7 +135,7 @@ class MindmapServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AddNode(self, request, context):
-        """Adds a node under an existing node.
+        """Adds a node under an existing node (the root, if none is named).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -48,7 +48,7 @@ class MindmapServiceStub:
     DeleteMindmap: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.DeleteMindmapRequest, _mindmap_pb2.DeleteMindmapResponse]
     """Deletes a mindmap and all its nodes."""
     AddNode: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.AddNodeRequest, _mindmap_pb2.AddNodeResponse]
-    """Adds a node under an existing node."""
+    """Adds a node under an existing node (the root, if none is named)."""
     UpdateNode: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.UpdateNodeRequest, _mindmap_pb2.UpdateNodeResponse]
     """Changes the text of a node."""
     MoveNode: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.MoveNodeRequest, _mindmap_pb2.MoveNodeResponse]
@@ -78,7 +78,7 @@ class MindmapServiceAsyncStub(MindmapServiceStub):
     DeleteMindmap: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.DeleteMindmapRequest, _mindmap_pb2.DeleteMindmapResponse]  # type: ignore[assignment]
     """Deletes a mindmap and all its nodes."""
     AddNode: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.AddNodeRequest, _mindmap_pb2.AddNodeResponse]  # type: ignore[assignment]
-    """Adds a node under an existing node."""
+    """Adds a node under an existing node (the root, if none is named)."""
     UpdateNode: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.UpdateNodeRequest, _mindmap_pb2.UpdateNodeResponse]  # type: ignore[assignment]
     """Changes the text of a node."""
     MoveNode: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.MoveNodeRequest, _mindmap_pb2.MoveNodeResponse]  # type: ignore[assignment]
@@ -147,7 +147,7 @@ class MindmapServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mindmap_pb2.AddNodeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mindmap_pb2.AddNodeResponse, _abc.Awaitable[_mindmap_pb2.AddNodeResponse]]:
-        """Adds a node under an existing node."""
+        """Adds a node under an existing node (the root, if none is named)."""
 
     @_abc_1.abstractmethod
     def UpdateNode(

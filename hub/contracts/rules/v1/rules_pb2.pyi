@@ -27,7 +27,8 @@ class FieldRules(_message.Message):
     - lengths count Unicode code points of the value as sent (minLength, maxLength);
     - a pattern is searched for in the value, unanchored unless it anchors itself
       (pattern), written in the regular-expression subset that ECMA 262 and Python
-      share;
+      share (avoid `$` before the end of a pattern that must reject a final
+      newline: in Python, unlike ECMA 262, `$` also matches before one);
     - integer bounds are inclusive (minimum, maximum);
     - item counts bound repeated fields (minItems, maxItems), and `items` applies to
       each element.

@@ -28,7 +28,7 @@ class _Plan:
 class _PlanEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Plan.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     PLAN_UNSPECIFIED: _Plan.ValueType  # 0
-    """Not set. On create it means PLAN_FREE."""
+    """Not set: on create and on update it means PLAN_FREE."""
     PLAN_FREE: _Plan.ValueType  # 1
     """The free plan."""
     PLAN_PRO: _Plan.ValueType  # 2
@@ -40,7 +40,7 @@ class Plan(_Plan, metaclass=_PlanEnumTypeWrapper):
     """The subscription plan of a user."""
 
 PLAN_UNSPECIFIED: Plan.ValueType  # 0
-"""Not set. On create it means PLAN_FREE."""
+"""Not set: on create and on update it means PLAN_FREE."""
 PLAN_FREE: Plan.ValueType  # 1
 """The free plan."""
 PLAN_PRO: Plan.ValueType  # 2
@@ -73,7 +73,7 @@ class User(_message.Message):
     without surrounding white space.
     """
     plan: Global___Plan.ValueType
-    """Subscription plan; PLAN_UNSPECIFIED means PLAN_FREE."""
+    """Subscription plan; PLAN_UNSPECIFIED means PLAN_FREE (on create and update)."""
     etag: _builtins.str
     """Opaque version tag; changes with every write. Send it back on update or delete
     to make the write conditional on nobody having changed the user since.
