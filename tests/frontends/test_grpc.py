@@ -340,7 +340,9 @@ async def test_malformed_request_bytes_are_invalid_argument(running: RunningHub)
     UNKNOWN, and nothing is written."""
     # CreateUserRequest{user: User{email: b"\xff"}}: field 1 (LEN) holding field 2 (LEN).
     garbage = b"\x0a\x03\x12\x01\xff"
-    call = running.channel.unary_unary("/hub.user.v1.UserService/CreateUser")
+    call: aio.UnaryUnaryMultiCallable[bytes, bytes] = running.channel.unary_unary(
+        "/hub.user.v1.UserService/CreateUser"
+    )
     failure = await _failure(call(garbage))
 
     status = rpc_status.from_call(failure)
