@@ -1,4 +1,4 @@
-"""Field rules: the value limits written into the protos, read from descriptors and checked.
+r"""Field rules: the value limits written into the protos, read from descriptors and checked.
 
 Every limit on a request value (lengths, patterns, integer bounds, item counts, declared enum
 values) is written once, as the option `(hub.rules.v1.field)` on its field in `proto/` (see
@@ -11,10 +11,18 @@ Each rule means exactly its JSON Schema keyword:
 - `min_len`/`max_len` (minLength/maxLength) count the code points of the value as sent,
   before any normalisation (the backends strip text only after the check);
 - `pattern` is `re.search(pattern, value)`: unanchored unless it anchors itself, as jsonschema
-  runs the `pattern` keyword (with Python's `re`, like this module);
+  runs the `pattern` keyword (with Python's `re`, like this module). The class escapes `\s`,
+  `\d`, `\w`, `\b` and their negations are refused: Python and ECMA 262 (the regular
+  expressions of JSON Schema's other readers, jsonschema_rs among them) give them different
+  sets of characters, so a published pattern would not mean what the backend checks (see
+  rules.proto for the white-space class to write instead);
 - `gte`/`lte` (minimum/maximum) are inclusive bounds of integers;
 - `min_items`/`max_items` bound repeated fields, and `items` holds the rules of each element;
-- `defined_only`: an enum value must be one of the declared numbers (proto3 enums are open).
+- `defined_only`: an enum value must be one of the declared numbers (proto3 enums are open);
+- `mask_paths`: a `google.protobuf.FieldMask` names only these paths (proto field names), or
+  `"*"` alone; an empty mask names none and keeps the rule. The JSON Schema publishes the same
+  set as a `pattern` over the mask's JSON form (`"email,displayName"`); `mask_selection` gives
+  the paths a mask selects, an empty mask or `"*"` selecting all of them.
 
 Present, absent and default values
 ----------------------------------
@@ -57,16 +65,19 @@ every field a backend names in `required` is required by the schema too (REQUIRE
 its path, or bound to the URL path): tests/backends/test_required.py proves that per RPC.
 
 Reporting: at most one violation per field path, for the first rule broken in the order
-lengths, pattern, bounds, declared values (item counts, then items, for repeated fields).
+lengths, pattern, bounds, declared values, mask paths (item counts, then items, for repeated
+fields).
 Elements are reported at their own path (`ids[3]`, `nodes[0].text`), for the first bad
 element of a repeated field only, so the count of violations is bounded by the shape of the
 message, not by the size of the request (the status travels in trailers, which clients cap
 at 8 KiB). Descriptions name the rule, never the value.
 
-A rule on a field of the wrong kind (`min_len` on an integer, `items` on a singular field, a
-pattern that does not compile) is a bug of the contract: `check` raises `ValueError` naming
-the field the first time it meets the message type, and tests/test_rules.py compiles every
-message of the contracts. Map fields are not checked: FieldRules has no keywords for them.
+A rule on a field of the wrong kind (`min_len` on an integer, `items` on a singular field,
+`mask_paths` on anything but a FieldMask), a pattern that does not compile or uses a refused
+escape, or a mask path that is not a dotted path of field names, is a bug of the contract:
+`check` raises `ValueError` naming the field the first time it meets the message type, and
+tests/test_rules.py compiles every message of the contracts. Map fields are not checked:
+FieldRules has no keywords for them.
 
 The compiled rules of each message type are kept by `functools.cache`: descriptors do not
 change for the life of the process, so the cache is a memo of a pure derivation, not state.
@@ -77,12 +88,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import google.api.field_behavior_pb2 as field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
 from hub.contracts.rules.v1 import rules_pb2
@@ -112,6 +124,14 @@ _LIST_KEYWORDS = frozenset({"min_items", "max_items", "items"})
 _STRING_KEYWORDS = frozenset({"min_len", "max_len", "pattern"})
 _INTEGER_KEYWORDS = frozenset({"gte", "lte"})
 _ENUM_KEYWORDS = frozenset({"defined_only"})
+_MASK_KEYWORDS = frozenset({"mask_paths"})
+_FIELD_MASK = FieldMask.DESCRIPTOR.full_name
+_ALL_PATHS = "*"
+"""The mask path that means every path its rule allows (alone in the mask)."""
+_UNPORTABLE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\[sSdDwWbB]")
+"""A class escape that Python and ECMA 262 read differently (after an even number of
+backslashes, so that `\\\\s`, a backslash and an `s`, is not one)."""
+_PROTO_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 
 
 def field_rules(field: FieldDescriptor) -> rules_pb2.FieldRules | None:
@@ -127,6 +147,22 @@ def behaviors(field: FieldDescriptor) -> frozenset[int]:
     # googleapis-common-protos' stubs type the extension as a plain FieldDescriptor.
     extension: Any = field_behavior_pb2.field_behavior
     return frozenset(field.GetOptions().Extensions[extension])
+
+
+def mask_selection(message: Message, field: str) -> list[str]:
+    """The paths that the field mask `field` of `message` selects, in the order of its
+    `mask_paths` rule: all of them for an unset or empty mask or `"*"`, else those it names.
+    Paths the rule does not allow are left out (`check` reports them). `ValueError` if the
+    field has no `mask_paths` rule."""
+    # The stubs type a message's DESCRIPTOR as the union of the pure-Python and upb classes.
+    fields = cast(Descriptor, message.DESCRIPTOR)
+    rules = field_rules(fields.fields_by_name[field])
+    if rules is None or not rules.mask_paths:
+        raise ValueError(f"{fields.full_name}.{field} has no mask_paths rule")
+    named = list(getattr(message, field).paths)
+    if not named or named == [_ALL_PATHS]:
+        return list(rules.mask_paths)
+    return [path for path in rules.mask_paths if path in named]
 
 
 def check(
@@ -202,6 +238,7 @@ def _check_message(
         inner = need.inner if need is not None else {}
         if spec.message and not spec.repeated:
             if present or not (need is not None and need.named):
+                _report(spec.checks, value, where, found)
                 _check_message(value, where, inner, found)
             else:
                 found.append(FieldViolation(where, REQUIRED_DESCRIPTION))
@@ -225,6 +262,7 @@ def _check_items(
         where = f"{path}[{index}]"
         if spec.message:
             inside: list[FieldViolation] = []
+            _report(spec.item_checks, item, where, inside)
             _check_message(item, where, needs, inside)
             if inside:
                 found.extend(inside)
@@ -234,6 +272,13 @@ def _check_items(
             if problem is not None:
                 found.append(FieldViolation(where, problem))
                 return
+
+
+def _report(checks: tuple[_Check, ...], value: Any, path: str, found: list[FieldViolation]) -> None:
+    """Reports the first rule of `checks` that the (present) `value` breaks, if any."""
+    problem = _first_problem(checks, value)
+    if problem is not None:
+        found.append(FieldViolation(path, problem))
 
 
 def _first_problem(checks: tuple[_Check, ...], value: Any) -> str | None:
@@ -302,6 +347,8 @@ def _value_checks(
         checks.append(_at_most(rules.lte))
     if rules.defined_only:
         checks.append(_declared(fd))
+    if rules.mask_paths:
+        checks.append(_masking(fd, rules.mask_paths))
     return tuple(checks)
 
 
@@ -314,6 +361,8 @@ def _keywords_of(fd: FieldDescriptor, *, repeated: bool) -> frozenset[str]:
         return _INTEGER_KEYWORDS
     if fd.type == FieldDescriptor.TYPE_ENUM:
         return _ENUM_KEYWORDS
+    if fd.message_type is not None and fd.message_type.full_name == _FIELD_MASK:
+        return _MASK_KEYWORDS
     return frozenset()
 
 
@@ -334,6 +383,12 @@ def _matching(fd: FieldDescriptor, pattern: str) -> _Check:
         compiled = re.compile(pattern)
     except re.error as error:
         raise ValueError(f"{fd.full_name}: pattern does not compile: {error}") from error
+    unportable = _UNPORTABLE_ESCAPE.search(pattern)
+    if unportable is not None:
+        escape = unportable.group()[-2:]
+        raise ValueError(
+            f"{fd.full_name}: pattern uses {escape}, which Python and ECMA 262 read differently"
+        )
     return (
         lambda value: compiled.search(value) is not None
     ), f"must match the regular expression {pattern}"
@@ -354,3 +409,31 @@ def _declared(fd: FieldDescriptor) -> _Check:
     numbers = frozenset(value.number for value in values)
     names = ", ".join(value.name for value in values)
     return (lambda value: value in numbers), f"must be one of {names}"
+
+
+def _masking(fd: FieldDescriptor, allowed: Sequence[str]) -> _Check:
+    for path in allowed:
+        if not _is_mask_path(path):
+            raise ValueError(f"{fd.full_name}: mask path {path!r} is not a field path")
+    names = frozenset(allowed)
+
+    def keeps(mask: FieldMask) -> bool:
+        paths = list(mask.paths)
+        return paths == [_ALL_PATHS] or all(path in names for path in paths)
+
+    listed = ", ".join(allowed)
+    return keeps, f"may name only the paths {listed}, or {_ALL_PATHS} alone"
+
+
+def _is_mask_path(path: str) -> bool:
+    """A dotted path of proto field names that the JSON form of a mask can carry (its
+    lowerCamelCase spelling reads back as the same path)."""
+    if _PROTO_PATH.match(path) is None:
+        return False
+    try:
+        spelled = FieldMask(paths=[path]).ToJsonString()
+    except ValueError:
+        return False
+    read = FieldMask()
+    read.FromJsonString(spelled)
+    return [path] == list(read.paths)

@@ -4,11 +4,15 @@ required paths, nested and repeated fields, and agreement with JSON Schema.
 Most tables run against `Probe`, a test-only message compiled from `PROBE_PROTO` with
 protoc into a fresh descriptor pool, so that every kind of rule is covered whatever the
 numbers in the real contracts; the contracts themselves are checked for rules that do not
-fit their fields.
+fit their fields, for patterns that Python and ECMA 262 (jsonschema_rs) read alike, with
+white space spelled out as exactly the characters of `str.isspace()`, and for update masks
+that list fields of their resource.
 """
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from typing import Any
 import google.api.field_behavior_pb2 as field_behavior_pb2
 import grpc_tools
 import jsonschema
+import jsonschema_rs
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FileDescriptor
@@ -38,6 +43,7 @@ syntax = "proto3";
 package hub.test.probe;
 
 import "google/api/field_behavior.proto";
+import "google/protobuf/field_mask.proto";
 import "hub/rules/v1/rules.proto";
 
 enum Color {
@@ -70,6 +76,12 @@ message Probe {
   repeated Color colors = 14 [(hub.rules.v1.field).items.defined_only = true];
   map<string, Inner> by_name = 15;
   sint64 wide = 16 [(hub.rules.v1.field) = {gte: -9223372036854775808, lte: 9}];
+  google.protobuf.FieldMask mask = 17 [(hub.rules.v1.field) = {
+    mask_paths: ["name", "inner.next_name"]
+  }];
+  repeated google.protobuf.FieldMask masks = 18 [(hub.rules.v1.field).items.mask_paths = "name"];
+  google.protobuf.FieldMask free_mask = 19;
+  string escaped = 20 [(hub.rules.v1.field).pattern = "^\\\\s$"];
 }
 
 message Inner {
@@ -87,6 +99,19 @@ message LengthOfMessages { repeated Inner i = 1 [(hub.rules.v1.field).items.min_
 message RulesOfAMessage { Inner i = 1 [(hub.rules.v1.field).min_len = 1]; }
 message RulesOfAMap { map<string, string> m = 1 [(hub.rules.v1.field).max_items = 1]; }
 message BrokenPattern { string s = 1 [(hub.rules.v1.field).pattern = "("]; }
+message NotSpace { string s = 1 [(hub.rules.v1.field).pattern = "\\S"]; }
+message Space { string s = 1 [(hub.rules.v1.field).pattern = "^[a\\s]+$"]; }
+message Digit { string s = 1 [(hub.rules.v1.field).pattern = "\\\\\\d"]; }
+message Word { string s = 1 [(hub.rules.v1.field).pattern = "\\w"]; }
+message Boundary { string s = 1 [(hub.rules.v1.field).pattern = "\\bx"]; }
+message MaskOfAString { string s = 1 [(hub.rules.v1.field).mask_paths = "s"]; }
+message MaskOfAMessage { Inner i = 1 [(hub.rules.v1.field).mask_paths = "name"]; }
+message UpperMaskPath {
+  google.protobuf.FieldMask m = 1 [(hub.rules.v1.field).mask_paths = "Name"];
+}
+message ListMaskPath { google.protobuf.FieldMask m = 1 [(hub.rules.v1.field).mask_paths = "a,b"]; }
+message StarMaskPath { google.protobuf.FieldMask m = 1 [(hub.rules.v1.field).mask_paths = "*"]; }
+message DigitMaskPath { google.protobuf.FieldMask m = 1 [(hub.rules.v1.field).mask_paths = "a_1"]; }
 """
 
 MISFITS = {
@@ -100,6 +125,18 @@ MISFITS = {
     "RulesOfAMessage": "hub.test.probe.RulesOfAMessage.i: rules min_len do not fit",
     "RulesOfAMap": "hub.test.probe.RulesOfAMap.m: rules do not fit a map field",
     "BrokenPattern": "hub.test.probe.BrokenPattern.s: pattern does not compile",
+    "NotSpace": "hub.test.probe.NotSpace.s: pattern uses \\S, which Python and ECMA 262 read "
+    "differently",
+    "Space": "hub.test.probe.Space.s: pattern uses \\s",
+    "Digit": "hub.test.probe.Digit.s: pattern uses \\d",
+    "Word": "hub.test.probe.Word.s: pattern uses \\w",
+    "Boundary": "hub.test.probe.Boundary.s: pattern uses \\b",
+    "MaskOfAString": "hub.test.probe.MaskOfAString.s: rules mask_paths do not fit",
+    "MaskOfAMessage": "hub.test.probe.MaskOfAMessage.i: rules mask_paths do not fit",
+    "UpperMaskPath": "hub.test.probe.UpperMaskPath.m: mask path 'Name' is not a field path",
+    "ListMaskPath": "hub.test.probe.ListMaskPath.m: mask path 'a,b' is not a field path",
+    "StarMaskPath": "hub.test.probe.StarMaskPath.m: mask path '*' is not a field path",
+    "DigitMaskPath": "hub.test.probe.DigitMaskPath.m: mask path 'a_1' is not a field path",
 }
 
 
@@ -173,6 +210,7 @@ def bad(name: str, expected: list[tuple[str, str]], *required: str, **fields: An
 
 
 REQUIRED = "is required"
+MASK_RULE = "may name only the paths name, inner.next_name, or * alone"
 
 # fmt: off
 CASES = [
@@ -247,6 +285,24 @@ CASES = [
     bad("required output-only field", [("id", "must have at most 3 characters")], "id",
         id="toolong"),
     bad("required output-only default", [("id", REQUIRED)], "id"),
+    # mask_paths: the listed paths, or "*" alone; an empty mask names none
+    ok("unset mask"),
+    ok("empty mask", mask={}),
+    ok("star alone", mask={"paths": ["*"]}),
+    ok("listed paths, nested, repeated", mask={"paths": ["inner.next_name", "name", "name"]}),
+    bad("unlisted path", [("mask", MASK_RULE)], mask={"paths": ["name", "text"]}),
+    bad("star with a path", [("mask", MASK_RULE)], mask={"paths": ["*", "name"]}),
+    bad("star twice", [("mask", MASK_RULE)], mask={"paths": ["*", "*"]}),
+    bad("an empty path", [("mask", MASK_RULE)], mask={"paths": [""]}),
+    bad("a path as JSON spells it", [("mask", MASK_RULE)],
+        mask={"paths": ["inner.nextName"]}),
+    bad("items of a repeated mask", [("masks[1]", "may name only the paths name, or * alone")],
+        masks=[{"paths": ["name"]}, {"paths": ["id"]}]),
+    ok("a mask without the rule names anything", free_mask={"paths": ["x", "*"]}),
+    # an escaped backslash before an s is no class escape
+    ok("escaped backslash", escaped="\\s"),
+    bad("escaped backslash, not white space", [("escaped", "must match the regular expression "
+                                               "^\\\\s$")], escaped=" "),
     # no rules: anything goes
     ok("field without rules", plain="x" * 10_000),
 ]
@@ -340,7 +396,7 @@ def test_rules_that_do_not_fit_their_field_are_refused(
     probe_pool: descriptor_pool.DescriptorPool, name: str, error: str
 ) -> None:
     misfit = message_class(probe_pool, name)
-    with pytest.raises(ValueError, match="^" + error.replace(".", r"\.")):
+    with pytest.raises(ValueError, match="^" + re.escape(error)):
         rules.check(misfit())
 
 
@@ -415,6 +471,10 @@ PROBE_SCHEMA: dict[str, Any] = {
         "inner": {"$ref": "#/$defs/Inner"},
         "inners": {"type": "array", "maxItems": 2, "items": {"$ref": "#/$defs/Inner"}},
         "id": {"type": "string", "readOnly": True, "minLength": 1, "maxLength": 3},
+        "mask": {
+            "type": "string",
+            "pattern": "^(?:\\*|(?:name|inner\\.nextName)(?:,(?:name|inner\\.nextName))*)?$",
+        },
     },
 }
 """The JSON Schema that the rules of Probe stand for, with `text` and `tags` required."""
@@ -450,6 +510,14 @@ AGREEING = [
     {**BASE, "inner": {"next": {"name": "abc"}}},
     {**BASE, "inners": [{"name": "a"}, {"name": "abcd"}]},
     {**BASE, "inners": [{}, {}, {}]},
+    {**BASE, "mask": ""},
+    {**BASE, "mask": "*"},
+    {**BASE, "mask": "name,inner.nextName,name"},
+    {**BASE, "mask": "name,*"},
+    {**BASE, "mask": "*,*"},
+    {**BASE, "mask": "name,"},
+    {**BASE, "mask": "name,text"},
+    {**BASE, "mask": "inner"},
 ]
 """JSON requests that JSON Schema and `check` judge alike."""
 STRICTER_IN_JSON = [
@@ -478,3 +546,113 @@ def test_json_schema_is_stricter_only_on_present_defaults_and_output_only_fields
 ) -> None:
     message = json_format.ParseDict(document, probe())
     assert (False, []) == (_json_verdict(document), violations(message, PROBE_REQUIRED))
+
+
+# White space ------------------------------------------------------------------------------
+
+WHITE_SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+"""The body of the white-space class that rules.proto asks patterns to spell out."""
+CODE_POINTS = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+"""Every character a JSON string can carry (surrogates are not characters)."""
+PYTHON_WHITE_SPACE = frozenset(c for c in CODE_POINTS if c.isspace())
+
+
+def test_the_white_space_class_is_python_white_space_in_python() -> None:
+    """`re` (the backends, and jsonschema) reads the class as exactly `str.isspace()`."""
+    found = re.findall(f"[{WHITE_SPACE}]", "".join(CODE_POINTS))
+    assert PYTHON_WHITE_SPACE == frozenset(found)
+
+
+def test_the_white_space_class_is_python_white_space_in_jsonschema_rs() -> None:
+    """jsonschema_rs (ECMA 262 semantics, the REST layer's fast path) reads the class, and
+    its negation, as the same characters; each schema refuses exactly the white space."""
+    for schema in (
+        {"items": {"pattern": f"^[^{WHITE_SPACE}]$"}},
+        {"items": {"not": {"pattern": f"^[{WHITE_SPACE}]$"}}},
+    ):
+        validator = jsonschema_rs.Draft202012Validator(schema)
+        refused = {CODE_POINTS[int(e.instance_path[0])] for e in validator.iter_errors(CODE_POINTS)}
+        assert PYTHON_WHITE_SPACE == refused
+
+
+def test_strip_removes_exactly_python_white_space() -> None:
+    """The backends strip what the not-blank patterns count as blank, and nothing else."""
+    stripped = frozenset(c for c in CODE_POINTS if f"{c}x{c}".strip() == "x")
+    assert PYTHON_WHITE_SPACE == stripped
+
+
+def _contract_patterns() -> list[tuple[str, str]]:
+    """(field, pattern) of every field of the contracts that has a pattern rule."""
+    found: list[tuple[str, str]] = []
+    for message in CONTRACT_MESSAGES:
+        for field in message.fields:
+            read = rules.field_rules(field)
+            if read is not None and read.pattern:
+                found.append((field.full_name, read.pattern))
+    return found
+
+
+def test_the_not_blank_fields_spell_white_space_out() -> None:
+    """The fields stored stripped use the white-space class, in and outside brackets."""
+    patterns = dict(_contract_patterns())
+    for name in ("user.v1.User.display_name", "mindmap.v1.Mindmap.title", "mindmap.v1.Node.text"):
+        assert f"[^{WHITE_SPACE}]" == patterns[f"hub.{name}"]
+    email = patterns["hub.user.v1.User.email"]
+    assert (2, 3) == (email.count(f"[{WHITE_SPACE}]"), email.count(f"[^{WHITE_SPACE}"))
+
+
+SAMPLES = [
+    text
+    for c in sorted(PYTHON_WHITE_SPACE | {"\ufeff", "\u200b", "\x00", "\x7f", "\x1b", "a"})
+    for text in (c, c * 3, f"{c}ada@example.com{c}", f"a{c}@example.com", f"ada@exa{c}mple.com")
+]
+
+
+@pytest.mark.parametrize(("field", "pattern"), _contract_patterns(), ids=lambda x: str(x)[:40])
+def test_python_and_jsonschema_rs_read_every_contract_pattern_alike(
+    field: str, pattern: str
+) -> None:
+    """On white space of either reading, controls and ordinary text, in and around values."""
+    validator = jsonschema_rs.Draft202012Validator({"pattern": pattern})
+    compiled = re.compile(pattern)
+    disagreeing = [
+        text for text in SAMPLES if (compiled.search(text) is not None) != validator.is_valid(text)
+    ]
+    assert [] == disagreeing
+
+
+# Field masks in the contracts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mask", "resource", "paths"),
+    [
+        (
+            user_pb2.UpdateUserRequest.DESCRIPTOR,
+            user_pb2.User.DESCRIPTOR,
+            ["email", "display_name", "plan"],
+        ),
+        (
+            mindmap_pb2.UpdateMindmapRequest.DESCRIPTOR,
+            mindmap_pb2.Mindmap.DESCRIPTOR,
+            ["title", "description"],
+        ),
+        (mindmap_pb2.UpdateNodeRequest.DESCRIPTOR, mindmap_pb2.Node.DESCRIPTOR, ["text"]),
+    ],
+)
+def test_update_masks_name_fields_of_their_resource(
+    mask: Descriptor, resource: Descriptor, paths: list[str]
+) -> None:
+    """Every update mask has the rule, listing writable fields of the resource it updates."""
+    read = rules.field_rules(mask.fields_by_name["update_mask"])
+    assert read is not None
+    assert paths == list(read.mask_paths)
+    fields = resource.fields_by_name
+    output_only = [p for p in paths if field_behavior_pb2.OUTPUT_ONLY in rules.behaviors(fields[p])]
+    assert [] == output_only
+
+
+def test_mask_selection_needs_the_rule() -> None:
+    error = "hub.user.v1.UpdateUserRequest.user has no mask_paths rule"
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+        rules.mask_selection(user_pb2.UpdateUserRequest(), "user")

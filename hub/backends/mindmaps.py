@@ -22,6 +22,7 @@ from collections.abc import Callable
 from google.protobuf.field_mask_pb2 import FieldMask
 from typing_extensions import override
 
+from hub import rules
 from hub.backends import pagination, reads, tree, validation
 from hub.backends.events import Origin, Payload, event, mindmap_subject, origin_of
 from hub.backends.status import Context, rpc
@@ -65,10 +66,6 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
 from hub.storage.store import Store
 
 MINDMAP_TYPE = Mindmap.DESCRIPTOR.full_name
-UPDATABLE = ("title", "description")
-"""The update mask paths of UpdateMindmap."""
-NODE_UPDATABLE = ("text",)
-"""The update mask paths of UpdateNode."""
 
 _Change = Callable[[Mindmap, Mindmap], Payload]
 """Applies a write to `updated` (a copy of `current` with new etag and time) → its payload."""
@@ -160,10 +157,8 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     async def UpdateMindmap(
         self, request: UpdateMindmapRequest, context: Context
     ) -> UpdateMindmapResponse:
-        v = Violations()
-        paths = validation.update_mask(v, "update_mask", request.update_mask, UPDATABLE)
-        v.check(request, required=("mindmap.id", *(f"mindmap.{path}" for path in paths)))
-        v.raise_if_any()
+        paths = rules.mask_selection(request, "update_mask")
+        validation.check(request, required=("mindmap.id", *(f"mindmap.{path}" for path in paths)))
         fields = request.mindmap
         mindmap_id = fields.id
         changes = Mindmap(  # the mask picks which of these apply
@@ -232,10 +227,9 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     @override
     @rpc
     async def UpdateNode(self, request: UpdateNodeRequest, context: Context) -> UpdateNodeResponse:
-        v = Violations()
-        paths = validation.update_mask(v, "update_mask", request.update_mask, NODE_UPDATABLE)
-        v.check(request, required=("mindmap_id", "node.id", *(f"node.{path}" for path in paths)))
-        v.raise_if_any()
+        paths = rules.mask_selection(request, "update_mask")
+        required = ("mindmap_id", "node.id", *(f"node.{path}" for path in paths))
+        validation.check(request, required=required)
         mindmap_id = request.mindmap_id
         node_id = request.node.id
         text = request.node.text.strip()

@@ -17,6 +17,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from typing_extensions import override
 
+from hub import rules
 from hub.backends import pagination, reads, validation
 from hub.backends.events import Origin, Payload, event, origin_of, user_subject
 from hub.backends.status import Context, rpc
@@ -42,8 +43,6 @@ from hub.contracts.user.v1.user_pb2 import (
 from hub.storage.store import Store
 
 USER_TYPE = User.DESCRIPTOR.full_name
-UPDATABLE = ("email", "display_name", "plan")
-"""The update mask paths of UpdateUser."""
 
 
 class UserService(user_pb2_grpc.UserServiceServicer):
@@ -104,10 +103,8 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @override
     @rpc
     async def UpdateUser(self, request: UpdateUserRequest, context: Context) -> UpdateUserResponse:
-        v = Violations()
-        paths = validation.update_mask(v, "update_mask", request.update_mask, UPDATABLE)
-        v.check(request, required=("user.id", *(f"user.{path}" for path in paths)))
-        v.raise_if_any()
+        paths = rules.mask_selection(request, "update_mask")
+        validation.check(request, required=("user.id", *(f"user.{path}" for path in paths)))
         fields = request.user
         user_id = fields.id
         changes = User(  # the mask picks which of these apply

@@ -7,15 +7,19 @@ learns about all its bad fields at once, one violation per field (the first prob
   names the fields it reads and cannot do without (`required`), and these alone count a
   default value ("", 0, no items) as sent. No limit, pattern or bound is written here: they
   live in the protos only, and the REST front end publishes the same rules as JSON Schema;
-- the checks the rules cannot express: update mask paths, fields a request must leave empty,
-  page tokens (`pagination`). The tree rules (`tree`) come later, against the stored tree.
+  the paths an update mask may name are such a rule too (`mask_paths`), and the handler
+  takes the paths it updates from the rule (`hub.rules.mask_selection`);
+- the checks the rules cannot express: fields a request must leave empty, page tokens
+  (`pagination`). The tree rules (`tree`) come later, against the stored tree.
 
 The rules check a value as sent. Normalising comes after, in the handler: text that the proto
 says is "stored without surrounding white space" (email, display name, title, node text) is
-stripped once it has passed. Output-only fields of a request (ids on create, times,
-`node_count`, positions inside a `Node`) are ignored, as AIP-203 asks; client-supplied nodes
-on CreateMindmap are the exception and are rejected, since they would otherwise be silently
-dropped.
+stripped once it has passed. `str.strip()` removes exactly the characters of `str.isspace()`,
+the white-space class that the not-blank patterns of those fields spell out (rules.proto), so
+a value that passes is never stripped to nothing. Output-only fields of a request (ids on
+create, times, `node_count`, positions inside a `Node`) are ignored, as AIP-203 asks;
+client-supplied nodes on CreateMindmap are the exception and are rejected, since they would
+otherwise be silently dropped.
 
 Descriptions never echo a value, and every value that an error may echo later (ids in
 NOT_FOUND, emails in ALREADY_EXISTS) is bounded by a `max_len` rule: the status travels in
@@ -25,9 +29,8 @@ RESOURCE_EXHAUSTED.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
-from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
 from hub import rules
@@ -75,16 +78,6 @@ def view(value: MindmapView.ValueType, *, default: MindmapView.ValueType) -> boo
     """Whether the view asks for nodes; MINDMAP_VIEW_UNSPECIFIED means the call's `default`."""
     chosen = default if value == MindmapView.MINDMAP_VIEW_UNSPECIFIED else value
     return chosen == MindmapView.MINDMAP_VIEW_FULL
-
-
-def update_mask(v: Violations, field: str, mask: FieldMask, allowed: Sequence[str]) -> list[str]:
-    """The paths to update, in `allowed` order: an empty mask or `*` means all of them."""
-    paths = set(mask.paths)
-    if not paths or paths == {"*"}:
-        return list(allowed)
-    if not paths.issubset(allowed):
-        v.add(field, f"has unknown paths; allowed: {', '.join(allowed)}, or '*' alone")
-    return [path for path in allowed if path in paths]
 
 
 def must_be_empty(v: Violations, field: str, values: Collection[object], why: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap, Node
 from hub.contracts.user.v1.user_pb2 import User
-from hub.errors import AlreadyExists, FailedPrecondition
+from hub.errors import AlreadyExists, FailedPrecondition, NotFound
 
 USER_TYPE = User.DESCRIPTOR.full_name
 MINDMAP_TYPE = Mindmap.DESCRIPTOR.full_name
@@ -151,11 +151,10 @@ def email_taken(email: str) -> AlreadyExists:
     )
 
 
-def owner_not_found(owner_id: str) -> FailedPrecondition:
-    """A mindmap names an owner that is not a user."""
-    return FailedPrecondition(
-        f"users/{owner_id}", f"owner {owner_id!r} is not a user", reason="OWNER_NOT_FOUND"
-    )
+def owner_not_found(owner_id: str) -> NotFound:
+    """A mindmap names an owner that is not a user: the parent of a create is missing, which
+    is NOT_FOUND (AIP-133), naming the user."""
+    return NotFound(USER_TYPE, owner_id, reason="OWNER_NOT_FOUND")
 
 
 def user_has_mindmaps(user_id: str) -> FailedPrecondition:

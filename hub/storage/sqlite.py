@@ -286,7 +286,7 @@ def _write_user(connection: sqlite3.Connection, sql: str, params: dict[str, Any]
 def _write_mindmap(
     connection: sqlite3.Connection, sql: str, params: dict[str, Any]
 ) -> sqlite3.Cursor:
-    """Inserts or updates a mindmap row; an owner that is not a user is `FailedPrecondition`."""
+    """Inserts or updates a mindmap row; an owner that is not a user is `NotFound`."""
     try:
         return connection.execute(sql, params)
     except sqlite3.IntegrityError as error:

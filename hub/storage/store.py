@@ -68,7 +68,7 @@ class Store(Protocol):
 
     async def insert_mindmap(self, mindmap: Mindmap, event: Event) -> int:
         """Inserts a new mindmap with its nodes; returns the event id. Unknown owner:
-        `FailedPrecondition` (reason `OWNER_NOT_FOUND`)."""
+        `NotFound` of the `hub.user.v1.User` (reason `OWNER_NOT_FOUND`)."""
 
     async def get_mindmaps(self, ids: Sequence[str], *, with_nodes: bool) -> dict[str, Mindmap]:
         """The mindmaps among `ids` that exist, by id; nodes left empty unless `with_nodes`

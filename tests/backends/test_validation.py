@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
 
+from hub import rules
 from hub.backends import validation
 from hub.backends.validation import Violations
-from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap, MindmapView
-from hub.contracts.user.v1.user_pb2 import CreateUserRequest, Plan, User
+from hub.contracts.mindmap.v1.mindmap_pb2 import (
+    CreateMindmapRequest,
+    Mindmap,
+    MindmapView,
+    UpdateMindmapRequest,
+    UpdateNodeRequest,
+)
+from hub.contracts.user.v1.user_pb2 import CreateUserRequest, Plan, UpdateUserRequest, User
 from hub.errors import FieldViolation, InvalidArgument
 
 CREATE_USER_REQUIRED = ("user.email", "user.display_name")
+NOT_BLANK = r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""The pattern of display_name: a character that is not white space (as str.isspace says)."""
 
 
 def reported(v: Violations) -> list[FieldViolation]:
@@ -45,7 +55,7 @@ def test_every_bad_field_is_reported_once_with_its_first_problem() -> None:
     assert [
         FieldViolation("update_mask", "first"),
         FieldViolation("user.email", "is required"),
-        FieldViolation("user.display_name", r"must match the regular expression \S"),
+        FieldViolation("user.display_name", "must match the regular expression " + NOT_BLANK),
     ] == reported(v)
 
 
@@ -112,6 +122,8 @@ def test_email_rule_rejects_malformed_or_oversized_addresses(address: str) -> No
         (" " + "x" * 99, []),
         (" " + "x" * 100, ["user.display_name"]),  # 101 as sent: no stripping before
         (" \t\n", ["user.display_name"]),
+        ("\x1c\x1d\x1e\x1f\x85\u3000", ["user.display_name"]),  # Python's white space
+        ("\ufeff", []),  # white space to ECMA 262 only: str.strip() keeps it, so may the rule
         ("", ["user.display_name"]),
     ],
 )
@@ -169,6 +181,21 @@ def test_view_tells_whether_nodes_are_wanted(
 
 
 @pytest.mark.parametrize(
+    ("request_type", "allowed"),
+    [
+        (UpdateUserRequest, ["email", "display_name", "plan"]),
+        (UpdateMindmapRequest, ["title", "description"]),
+        (UpdateNodeRequest, ["text"]),
+    ],
+)
+def test_update_masks_allow_the_fields_the_contract_names(
+    request_type: type[Message], allowed: list[str]
+) -> None:
+    """The backends take the paths from the `mask_paths` rule: no mask selects them all."""
+    assert allowed == rules.mask_selection(request_type(), "update_mask")
+
+
+@pytest.mark.parametrize(
     ("paths", "expected"),
     [
         ([], ["email", "display_name", "plan"]),
@@ -180,17 +207,21 @@ def test_view_tells_whether_nodes_are_wanted(
 def test_update_mask_names_the_paths_in_a_fixed_order(
     paths: list[str], expected: list[str]
 ) -> None:
-    v = Violations()
-    allowed = ("email", "display_name", "plan")
-    assert expected == validation.update_mask(v, "update_mask", FieldMask(paths=paths), allowed)
-    assert [] == fields_of(v)
+    request = UpdateUserRequest(update_mask=FieldMask(paths=paths))
+    assert expected == rules.mask_selection(request, "update_mask")
+    assert [] == rules.check(request)
 
 
-@pytest.mark.parametrize("paths", [["id"], ["email", "etag"], ["*", "email"], ["user.email"]])
+@pytest.mark.parametrize(
+    "paths", [["id"], ["email", "etag"], ["*", "email"], ["*", "*"], ["user.email"], [""]]
+)
 def test_update_mask_rejects_unknown_paths(paths: list[str]) -> None:
-    v = Violations()
-    validation.update_mask(v, "update_mask", FieldMask(paths=paths), ("email",))
-    assert ["update_mask"] == fields_of(v)
+    request = UpdateUserRequest(update_mask=FieldMask(paths=paths))
+    assert [
+        FieldViolation(
+            "update_mask", "may name only the paths email, display_name, plan, or * alone"
+        )
+    ] == rules.check(request)
 
 
 def test_must_be_empty() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
-from hub.errors import Aborted, FailedPrecondition, NotFound
+from hub.errors import Aborted, NotFound
 from hub.storage.store import Store
 from tests.storage.messages import (
     MINDMAP,
@@ -75,10 +75,15 @@ async def test_list_mindmaps_of_an_owner_pages_over_that_owners_only(store: Stor
 
 
 async def test_mindmap_of_an_unknown_owner_is_rejected(store: Store) -> None:
+    """The owner is the parent of the create: missing, it is NotFound naming the user."""
     mindmap = new_mindmap(new_id())
     event = mindmap_event("created", mindmap)
-    error = await rejected(store, lambda: store.insert_mindmap(mindmap, event), FailedPrecondition)
-    assert (f"users/{mindmap.owner_id}", "OWNER_NOT_FOUND") == (error.subject, error.reason)
+    error = await rejected(store, lambda: store.insert_mindmap(mindmap, event), NotFound)
+    assert ("hub.user.v1.User", mindmap.owner_id, "OWNER_NOT_FOUND") == (
+        error.resource_type,
+        error.name,
+        error.reason,
+    )
     assert await store.get_mindmaps([mindmap.id], with_nodes=True) == {}
 
 

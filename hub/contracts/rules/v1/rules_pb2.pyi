@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import extension_dict as _extension_dict
 import builtins as _builtins
 import sys
@@ -27,11 +29,22 @@ class FieldRules(_message.Message):
     - lengths count Unicode code points of the value as sent (minLength, maxLength);
     - a pattern is searched for in the value, unanchored unless it anchors itself
       (pattern), written in the regular-expression subset that ECMA 262 and Python
-      share (avoid `$` before the end of a pattern that must reject a final
-      newline: in Python, unlike ECMA 262, `$` also matches before one);
+      read alike. Avoid `$` before the end of a pattern that must reject a final
+      newline: in Python, unlike ECMA 262, `$` also matches before one. Do not use
+      the class escapes `\\s` and `\\S` (nor `\\d`, `\\w`, `\\b` and their negations,
+      which Python reads as Unicode classes, ECMA 262 as ASCII ones; hub.rules refuses
+      them all): the two disagree on which characters are white space (Python also
+      counts U+001C to U+001F and U+0085, ECMA 262 counts U+FEFF). Spell white space
+      out as the class
+      `[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]`:
+      exactly the characters of Python's `str.isspace()`, which `str.strip()`
+      removes, read alike by both. `.` differs too (ECMA 262 stops at \\r, U+2028
+      and U+2029 as well as \\n): prefer explicit classes;
     - integer bounds are inclusive (minimum, maximum);
     - item counts bound repeated fields (minItems, maxItems), and `items` applies to
-      each element.
+      each element;
+    - a field mask names only the paths its rule lists (a JSON Schema `pattern` over
+      the mask's JSON form, a comma-separated string of lowerCamelCase paths).
     A rule with min_len >= 1 or min_items >= 1 makes the field required wherever the
     backend reads it (a field left out of an update mask is not read).
     """
@@ -47,6 +60,7 @@ class FieldRules(_message.Message):
     MAX_ITEMS_FIELD_NUMBER: _builtins.int
     ITEMS_FIELD_NUMBER: _builtins.int
     DEFINED_ONLY_FIELD_NUMBER: _builtins.int
+    MASK_PATHS_FIELD_NUMBER: _builtins.int
     min_len: _builtins.int
     """Strings: fewest code points."""
     max_len: _builtins.int
@@ -69,6 +83,14 @@ class FieldRules(_message.Message):
     def items(self) -> Global___FieldRules:
         """Repeated fields: the rules of every item."""
 
+    @_builtins.property
+    def mask_paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Field masks (google.protobuf.FieldMask): the paths the mask may name, as proto
+        field names (`display_name`; JSON writes them in lowerCamelCase, `displayName`).
+        "*" alone means all of them, and so does an empty mask; a mask naming any other
+        path, or "*" together with a path, breaks the rule.
+        """
+
     def __init__(
         self,
         *,
@@ -81,10 +103,11 @@ class FieldRules(_message.Message):
         max_items: _builtins.int | None = ...,
         items: Global___FieldRules | None = ...,
         defined_only: _builtins.bool = ...,
+        mask_paths: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "gte", b"gte", "items", b"items", "lte", b"lte", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "defined_only", b"defined_only", "gte", b"gte", "items", b"items", "lte", b"lte", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len", "pattern", b"pattern"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "defined_only", b"defined_only", "gte", b"gte", "items", b"items", "lte", b"lte", "mask_paths", b"mask_paths", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len", "pattern", b"pattern"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gte: _TypeAlias = _typing.Literal["gte"]  # noqa: Y015
     _WhichOneofArgType__gte: _TypeAlias = _typing.Literal["_gte", b"_gte"]  # noqa: Y015

@@ -325,7 +325,9 @@ class UpdateUserRequest(_message.Message):
 
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Fields to change: email, display_name, plan. Empty or "*" means all three."""
+        """Fields to change: email, display_name (displayName in JSON), plan. Empty or
+        "*" means all three.
+        """
 
     def __init__(
         self,
