@@ -2,11 +2,13 @@
 
 It is the one module that knows every part: the SQLite store, the backend servers (real
 grpc.aio servers, each with its own health service, listening on a unix socket or TCP as
-configured), the `BackendClient` pointing at them, and the public gRPC front end.
+configured), the `BackendClient` pointing at them, the public gRPC front end, and the HTTP
+server (uvicorn, in the same event loop) with the REST front end, which exposes the routes
+that `api_gateway.routes` lets out. They start in that order.
 
-Stopping drains in order: the front end reports NOT_SERVING, the front server stops taking
-calls and lets running ones finish within the grace period, then the backends stop within
-what is left of it, then the store closes.
+Stopping drains in order: the gRPC front end reports NOT_SERVING; both front ends stop
+taking requests and let running ones finish within the grace period; then the backends stop
+within what is left of it, then the store closes.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import socket
 import stat
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, assert_never
@@ -26,15 +29,21 @@ from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
 from hub.backends.users import UserService
 from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient
-from hub.config import SERVICE_NAMES, ServiceName, Settings
+from hub.config import SERVICE_NAMES, ApiGateway, ConfigError, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.frontends.grpc import GrpcFrontend
+from hub.frontends.http import HttpServer
+from hub.frontends.rest.app import create_rest_app
+from hub.frontends.rest.problems import PROBLEM_JSON
+from hub.frontends.rest.responses import malformed_request
+from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
 _UNIX_PREFIX = "unix:"
 _MAX_UNIX_PATH_BYTES = 107
+_HTTP_BACKLOG = 2048
 # What a client on this machine dials to reach a server bound to a wildcard address.
 _LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}  # noqa: S104 (not a bind)
 
@@ -111,19 +120,71 @@ def _bind_failure(address: str) -> str:
     fallback = "the address cannot be bound (set GRPC_VERBOSITY=debug for grpc's reason)"
     if address.startswith(_UNIX_PREFIX):
         return fallback
-    host, port = address.rsplit(":", 1)
     try:
-        family, kind, proto, _, sockaddr = socket.getaddrinfo(
-            host.strip("[]"), int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-    except socket.gaierror as error:
-        return f"cannot resolve {host!r}: {error.strerror}"
-    with socket.socket(family, kind, proto) as probe:
-        try:
-            probe.bind(sockaddr)
-        except OSError as error:
-            return (error.strerror or fallback).lower()
+        _bind(address).close()
+    except ListenError as error:
+        return error.reason
     return fallback
+
+
+def listen_socket(address: str) -> tuple[socket.socket, str]:
+    """A listening socket on `address` for a server that takes one (the HTTP server), and
+    the bound address with the actual port. Raises `ListenError` with the reason."""
+    if address.startswith(_UNIX_PREFIX):
+        _claim_unix_socket(address)
+    listening = _bind(address)
+    listening.listen(_HTTP_BACKLOG)
+    if address.startswith(_UNIX_PREFIX):
+        return listening, address
+    host = address.rsplit(":", 1)[0]
+    return listening, f"{host}:{listening.getsockname()[1]}"
+
+
+def _bind(address: str) -> socket.socket:
+    """A socket bound to `address` (`host:port` or `unix:<path>`); `ListenError` with the
+    operating system's reason if it cannot be."""
+    if address.startswith(_UNIX_PREFIX):
+        family, kind, proto = socket.AF_UNIX, socket.SOCK_STREAM, 0
+        sockaddr: Any = address.removeprefix(_UNIX_PREFIX)
+    else:
+        host, port = address.rsplit(":", 1)
+        try:
+            family, kind, proto, _, sockaddr = socket.getaddrinfo(
+                host.strip("[]"), int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+        except socket.gaierror as error:
+            raise ListenError(address, f"cannot resolve {host!r}: {error.strerror}") from None
+    bound = socket.socket(family, kind, proto)
+    try:
+        if family != socket.AF_UNIX:
+            # Like every server: a port whose old connections linger in TIME_WAIT is free.
+            bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound.bind(sockaddr)
+    except OSError as error:
+        bound.close()
+        reason = (error.strerror or "the address cannot be bound").lower()
+        raise ListenError(address, reason) from None
+    return bound
+
+
+def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
+    """The REST routes of the backend services that `gateway.routes` exposes. Raises
+    `ConfigError` naming each configured method that exposes no route (a misspelt path)."""
+    routes = http_routes(SERVICE_DESCRIPTORS.values())
+    exposures: list[Exposure] = []
+    problems: list[str] = []
+    for index, entry in enumerate(gateway.routes):
+        service = SERVICE_DESCRIPTORS[entry.service].full_name
+        for position, method in enumerate(entry.methods):
+            if not expose(routes, [Exposure(entry.path, service, frozenset({method}))]):
+                problems.append(
+                    f"api_gateway.routes[{index}].methods[{position}]: {entry.service} has "
+                    f"no {method} route under {entry.path}"
+                )
+        exposures.append(Exposure(entry.path, service, frozenset(entry.methods)))
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return expose(routes, exposures)
 
 
 @dataclass
@@ -145,14 +206,20 @@ class Hub:
     """The whole hub in one process (`hub serve`): `await start()`, later `await stop()`."""
 
     def __init__(self, settings: Settings) -> None:
+        """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist."""
         self.settings = settings
+        self.rest_routes = rest_routes(settings.api_gateway)
+        """The REST routes the HTTP server serves."""
         self.store: Store = SqliteStore(settings.sqlite_path())
         self.grpc_address = ""
-        """The front end's bound address (actual port), once started."""
+        """The gRPC front end's bound address (actual port), once started."""
+        self.http_address = ""
+        """The HTTP server's bound address (actual port), once started."""
         self._backends: list[_BackendServer] = []
         self._client: BackendClient | None = None
         self._frontend: GrpcFrontend | None = None
         self._front_server: aio.Server | None = None
+        self._http_server: HttpServer | None = None
         self._store_open = False
 
     @property
@@ -192,6 +259,14 @@ class Hub:
         await self._front_server.start()
         await self._frontend.start()
 
+        rest = create_rest_app(self._client, self.rest_routes, settings=self.settings.http)
+        malformed = malformed_request()
+        listening, self.http_address = listen_socket(self.settings.http.listen)
+        self._http_server = HttpServer(
+            rest, listening, bad_request=(PROBLEM_JSON.encode(), malformed.body)
+        )
+        await self._http_server.start()
+
     def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
         server = aio.server(
             interceptors=[MalformedRequests()], options=server_options(max_message_bytes)
@@ -210,16 +285,24 @@ class Hub:
         return _BackendServer(name=name, server=server, health=servicer)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Drains within `grace` seconds (default: the configured grace period): front end
-        NOT_SERVING, its running calls finish, backends stop, store closes."""
+        """Drains within `grace` seconds (default: the configured grace period): gRPC front
+        end NOT_SERVING, both front ends' running requests finish, backends stop, store
+        closes."""
         budget = self.settings.shutdown.grace_period_seconds if grace is None else grace
         deadline = time.monotonic() + budget
         if self._frontend is not None:
             await self._frontend.drain()
             self._frontend = None
+        fronts: list[Awaitable[None]] = []
+        if self._http_server is not None:
+            fronts.append(self._http_server.stop(budget))
         if self._front_server is not None:
-            await self._front_server.stop(budget)
+            fronts.append(self._front_server.stop(budget))
             self._front_server = None
+        await asyncio.gather(*fronts)
+        if self._http_server is not None:
+            self._http_server = None
+            self._unlink_http_socket()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -232,10 +315,16 @@ class Hub:
             await self.store.close()
             self._store_open = False
 
+    def _unlink_http_socket(self) -> None:
+        """Removes the HTTP server's unix socket file, if it had one (grpc removes its own)."""
+        if self.http_address.startswith(_UNIX_PREFIX):
+            Path(self.http_address.removeprefix(_UNIX_PREFIX)).unlink(missing_ok=True)
+
     def listening(self) -> dict[str, str]:
         """Each listening address by what listens there, for the start-up log."""
         return {
             "gRPC front end": self.grpc_address,
+            "REST front end (OpenAPI at /openapi.json, docs at /docs)": self.http_address,
             **{
                 f"{backend.name} ({SERVICE_DESCRIPTORS[backend.name].full_name})": backend.bound
                 for backend in self._backends

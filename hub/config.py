@@ -89,7 +89,9 @@ def _default_routes() -> list[Route]:
 
 
 class ApiGateway(_Section):
-    """The SPEC §1 `api_gateway` block. Routes and policies are validated now, applied later."""
+    """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
+    route entry whose path and methods cover no REST route is an error at start-up);
+    `policies` are validated now and applied by a later version."""
 
     routes: list[Route] = Field(default_factory=_default_routes)
     policies: list[Policy] = Field(default_factory=list)
@@ -100,6 +102,18 @@ class Grpc(_Section):
 
     listen: ListenAddress = "0.0.0.0:50051"
     max_message_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
+
+
+class Http(_Section):
+    """The HTTP server: the REST front end (`/api/...`), its OpenAPI document and docs page."""
+
+    listen: ListenAddress = "0.0.0.0:8080"
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024
+    """Largest request body; a larger one is answered 413."""
+    default_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """Deadline of the backend call when the request sets none (`X-Request-Timeout`)."""
+    max_timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
+    """Longest deadline a request may ask for; longer ones are cut to this."""
 
 
 class Service(_Section):
@@ -140,6 +154,7 @@ class Settings(_Section):
     profile: Profile = "development"
     data_dir: Path = Path("hub-data")
     grpc: Grpc = Field(default_factory=Grpc)
+    http: Http = Field(default_factory=Http)
     services: Services = Field(default_factory=Services)
     storage: Storage = Field(default_factory=Storage)
     shutdown: Shutdown = Field(default_factory=Shutdown)

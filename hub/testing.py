@@ -4,9 +4,10 @@
         reply = await running.users.CreateUser(request)
 
 The hub keeps its data (SQLite file, unix sockets) under the folder given; its public gRPC
-front end listens on 127.0.0.1 on a free port; the backends listen on unix sockets in that
-folder (`binding="unix"`, the embedded default) or on free TCP ports (`binding="tcp"`).
-The harness waits until the front end reports every service SERVING before handing over.
+front end and its HTTP server (REST, at `running.http_url`) listen on 127.0.0.1 on free
+ports; the backends listen on unix sockets in that folder (`binding="unix"`, the embedded
+default) or on free TCP ports (`binding="tcp"`). The harness waits until the front end
+reports every service SERVING before handing over.
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ READY_TIMEOUT_SECONDS = 10.0
 
 def harness_settings(data_dir: Path, binding: Binding, **overrides: Any) -> Settings:
     """Settings for a hub under `data_dir` on free loopback ports; `overrides` are extra
-    top-level sections, in the shape of the YAML file."""
+    top-level sections, in the shape of the YAML file (an `http` override keeps the free
+    port unless it sets `listen`)."""
     services: dict[str, Any] = {}
     if binding == "tcp":
         services = {name: {"listen": "127.0.0.1:0"} for name in SERVICE_NAMES}
+    http = {"listen": "127.0.0.1:0", **overrides.pop("http", {})}
     return Settings.model_validate(
         {
             "data_dir": data_dir,
             "grpc": {"listen": "127.0.0.1:0"},
+            "http": http,
             "services": services,
             **overrides,
         }
@@ -65,6 +69,11 @@ class RunningHub:
     def target(self) -> str:
         """Where the front end is dialled."""
         return dial_target(self.hub.grpc_address)
+
+    @property
+    def http_url(self) -> str:
+        """The base URL of the HTTP server (REST routes, `/openapi.json`, `/docs`)."""
+        return f"http://{dial_target(self.hub.http_address)}"
 
     @property
     def backend_targets(self) -> Mapping[ServiceName, str]:

@@ -1,15 +1,25 @@
-"""The composition root's own rules: how servers claim their addresses, and that a hub that
-cannot start leaves nothing behind."""
+"""The composition root's own rules: how servers claim their addresses, which REST routes the
+gateway config exposes, and that a hub that cannot start leaves nothing behind."""
 
 from __future__ import annotations
 
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 from grpc import aio
 
-from hub.app import Hub, ListenError, dial_target, listen, server_options
+from hub.app import (
+    Hub,
+    ListenError,
+    dial_target,
+    listen,
+    listen_socket,
+    rest_routes,
+    server_options,
+)
+from hub.config import ApiGateway, ConfigError
 from hub.testing import harness_settings, running_hub
 
 
@@ -124,3 +134,99 @@ async def test_failed_start_stops_what_had_started(tmp_path: Path) -> None:
     assert [] == sorted((tmp_path / "run").iterdir())
     async with running_hub(tmp_path) as running:
         assert running.hub.grpc_address
+
+
+def _gateway(*routes: tuple[str, str, list[str]]) -> ApiGateway:
+    return ApiGateway.model_validate(
+        {"routes": [{"path": p, "service": s, "methods": m} for p, s, m in routes]}
+    )
+
+
+def test_default_gateway_exposes_every_route_but_patch() -> None:
+    """SPEC §1's routes: GET/POST/PUT/DELETE of both services; PATCH bindings stay out."""
+    exposed = [(r.http_method, r.method.name) for r in rest_routes(ApiGateway())]
+
+    assert [
+        ("POST", "CreateUser"),
+        ("GET", "GetUser"),
+        ("GET", "BatchGetUsers"),
+        ("GET", "ListUsers"),
+        ("PUT", "UpdateUser"),
+        ("DELETE", "DeleteUser"),
+        ("POST", "CreateMindmap"),
+        ("GET", "GetMindmap"),
+        ("GET", "BatchGetMindmaps"),
+        ("GET", "ListMindmaps"),
+        ("PUT", "UpdateMindmap"),
+        ("DELETE", "DeleteMindmap"),
+        ("POST", "AddNode"),
+        ("PUT", "UpdateNode"),
+        ("POST", "MoveNode"),
+        ("DELETE", "DeleteNode"),
+    ] == exposed
+
+
+def test_gateway_route_is_a_segment_aligned_prefix_of_one_service() -> None:
+    """A narrower path exposes less; a route is only exposed for its own service."""
+    gateway = _gateway(("/api/v1/mindmaps", "mindmap-service", ["DELETE"]))
+
+    exposed = [(r.http_method, r.template.source) for r in rest_routes(gateway)]
+
+    assert [
+        ("DELETE", "/api/v1/mindmaps/{id}"),
+        ("DELETE", "/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}"),
+    ] == exposed
+
+
+def test_gateway_entries_that_expose_nothing_are_config_errors() -> None:
+    """A misspelt path or a path of another service: each named as the key it is, all at
+    once; the valid entries beside them are no error (a trailing slash is no different
+    from none, and mindmaps do have PATCH routes, exposed when listed)."""
+    gateway = _gateway(
+        ("/api/v1/user", "user-service", ["GET"]),
+        ("/api/v1/users", "mindmap-service", ["GET"]),
+        ("/api/v1/mindmaps/", "mindmap-service", ["GET", "PATCH"]),
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        rest_routes(gateway)
+
+    assert (
+        "invalid configuration:\n"
+        "  api_gateway.routes[0].methods[0]: user-service has no GET route under /api/v1/user\n"
+        "  api_gateway.routes[1].methods[0]: mindmap-service has no GET route under "
+        "/api/v1/users"
+    ) == str(raised.value)
+
+
+def test_listen_socket_reports_the_actual_port() -> None:
+    """Port 0 binds a free port, which the bound address names."""
+    listening, bound = listen_socket("127.0.0.1:0")
+    with listening:
+        assert f"127.0.0.1:{listening.getsockname()[1]}" == bound
+
+
+async def test_used_http_port_is_refused_by_name(tmp_path: Path) -> None:
+    """The HTTP server's port taken: ListenError with the system's reason, and the rest of
+    the hub, started before it, stopped again."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        settings = harness_settings(tmp_path, "unix", http={"listen": address})
+        with pytest.raises(ListenError) as raised:
+            await Hub(settings).start()
+
+    assert f"cannot listen on {address}: address already in use" == str(raised.value)
+    assert [] == sorted((tmp_path / "run").iterdir())
+
+
+async def test_http_on_a_unix_socket(tmp_path: Path) -> None:
+    """`http.listen: unix:<path>` serves there, and the socket file goes with the hub."""
+    path = tmp_path / "run" / "http.sock"
+    async with running_hub(tmp_path, http={"listen": f"unix:{path}"}) as running:
+        transport = httpx.AsyncHTTPTransport(uds=str(path))
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            listed = await http.get("/api/v1/users")
+        assert f"unix:{path}" == running.hub.http_address
+
+    assert (200, {"users": [], "nextPageToken": ""}) == (listed.status_code, listed.json())
+    assert not path.exists()

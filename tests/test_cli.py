@@ -45,6 +45,26 @@ def test_serve_with_bad_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
     ) == capsys.readouterr().err
 
 
+def test_serve_with_a_gateway_route_that_exposes_nothing_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gateway route whose path matches no REST route (a typo) stops `hub serve` with
+    exit 2 before anything starts, naming the entry and method."""
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        "api_gateway:\n"
+        "  routes: [{path: /api/v1/user, service: user-service, methods: [GET]}]\n"
+    )
+
+    assert 2 == main(["serve", "--config", str(config)])
+    assert (
+        "hub: invalid configuration:\n"
+        "  api_gateway.routes[0].methods[0]: user-service has no GET route under /api/v1/user\n"
+    ) == capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_serve_with_missing_config_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -89,13 +109,16 @@ def test_gen_without_generator_names_the_missing_package(
 
 
 def test_gen_in_a_checkout_writes_the_contracts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """`hub gen` compiles the checkout's protos into its hub/contracts."""
+    """`hub gen` compiles the checkout's protos into its hub/contracts, then writes the
+    OpenAPI document made from them (in a fresh interpreter: its output is on the fd)."""
     _copy_protos(tmp_path)
     monkeypatch.chdir(tmp_path)
 
     assert 0 == main(["gen"])
     contracts = tmp_path / "hub" / "contracts"
-    assert f"generated {contracts}\n" == capsys.readouterr().out
+    document = tmp_path / "openapi" / "hub.openapi.json"
+    assert f"generated {contracts}\ngenerated {document}\n" == capfd.readouterr().out
     assert (contracts / "user" / "v1" / "user_pb2_grpc.py").is_file()
+    assert document.is_file()

@@ -45,6 +45,12 @@ def test_defaults_without_file_or_environment(
     assert Settings() == settings
     assert "development" == settings.profile
     assert "0.0.0.0:50051" == settings.grpc.listen
+    assert ("0.0.0.0:8080", 1024 * 1024, 30.0, 300.0) == (
+        settings.http.listen,
+        settings.http.max_body_bytes,
+        settings.http.default_timeout_seconds,
+        settings.http.max_timeout_seconds,
+    )
     assert 10.0 == settings.shutdown.grace_period_seconds
     assert [] == settings.api_gateway.policies
     assert ["/api/v1/users", "/api/v1/mindmaps"] == [r.path for r in settings.api_gateway.routes]
@@ -78,6 +84,7 @@ services:
   mindmap-service: {listen: "unix:/run/hub/mindmaps.sock"}
 storage: {sqlite: {path: /data/hub.db}}
 shutdown: {grace_period_seconds: 2.5}
+http: {listen: "127.0.0.1:8081", max_body_bytes: 65536, default_timeout_seconds: 5}
 """,
     )
 
@@ -106,6 +113,11 @@ shutdown: {grace_period_seconds: 2.5}
     assert "unix:/run/hub/mindmaps.sock" == settings.service_listen("mindmap-service")
     assert Path("/data/hub.db") == settings.sqlite_path()
     assert 2.5 == settings.shutdown.grace_period_seconds
+    assert ("127.0.0.1:8081", 65536, 5.0) == (
+        settings.http.listen,
+        settings.http.max_body_bytes,
+        settings.http.default_timeout_seconds,
+    )
 
 
 def test_empty_file_means_defaults(tmp_path: Path) -> None:
@@ -280,5 +292,6 @@ def test_example_config_is_valid() -> None:
     settings = load_settings(example, {})
 
     assert Settings().grpc == settings.grpc
+    assert Settings().http == settings.http
     assert 4 == len(settings.api_gateway.policies)
     assert ["user-service", "mindmap-service"] == [r.service for r in settings.api_gateway.routes]

@@ -1,7 +1,8 @@
 """`hub serve` as a user runs it: a subprocess with a config file, spoken to over real sockets.
 
-Each test writes a config (free port, its own data folder), starts the console script, waits
-for the "listening" log line and for health SERVING, then drives it with a gRPC client.
+Each test writes a config (free ports, its own data folder), starts the console script, waits
+for the "listening" log lines and for health SERVING, then drives it with a gRPC client (and
+an HTTP client, for the REST front end).
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 import yaml
+from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
@@ -47,15 +51,17 @@ HUB = Path(sys.executable).with_name("hub")
 GRACE_SECONDS = 5.0
 STARTUP_SECONDS = 30.0
 _LISTENING = re.compile(r"gRPC front end listening on (?P<address>\S+)")
+_HTTP_LISTENING = re.compile(r"REST front end .* listening on (?P<address>\S+)")
 
 
 @dataclass
 class Served:
-    """A running `hub serve` and the address of its gRPC front end."""
+    """A running `hub serve` and the addresses of its gRPC front end and HTTP server."""
 
     process: subprocess.Popen[bytes]
     log: Path
     address: str
+    http_address: str
 
     def terminate(self) -> int:
         """Sends SIGTERM; returns the exit code, which must come within the grace period."""
@@ -75,6 +81,7 @@ class Launcher:
         settings: dict[str, Any] = {
             "data_dir": str(self.tmp_path / "data"),
             "grpc": {"listen": "127.0.0.1:0"},
+            "http": {"listen": "127.0.0.1:0"},
             "shutdown": {"grace_period_seconds": GRACE_SECONDS},
             "api_gateway": {"policies": ["rate_limiting", "caching"]},
             **sections,
@@ -101,11 +108,15 @@ class Launcher:
         log = self.tmp_path / f"{name}.log"
         process = self.start(config, log)
         deadline = time.monotonic() + STARTUP_SECONDS
-        while (match := _LISTENING.search(log.read_text())) is None:
+        while (http := _HTTP_LISTENING.search(log.read_text())) is None:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"hub serve did not start:\n{log.read_text()}")
             time.sleep(0.05)
-        served = Served(process=process, log=log, address=match["address"])
+        grpc_match = _LISTENING.search(log.read_text())
+        assert grpc_match is not None  # logged before the HTTP server's line
+        served = Served(
+            process=process, log=log, address=grpc_match["address"], http_address=http["address"]
+        )
         with grpc.insecure_channel(served.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             request = health_pb2.HealthCheckRequest(service="")
@@ -229,6 +240,10 @@ def test_serve_stop_and_serve_again_keeps_every_result(launcher: Launcher) -> No
     config = launcher.config("hub")
     first = launcher.serve(config, "first")
     written = _scenario(first.address)
+    assert _over_rest(first, written) == (
+        json_format.MessageToDict(written.user, always_print_fields_with_no_presence=True),
+        json_format.MessageToDict(written.mindmaps[0], always_print_fields_with_no_presence=True),
+    )
 
     assert 0 == first.terminate()
 
@@ -238,6 +253,32 @@ def test_serve_stop_and_serve_again_keeps_every_result(launcher: Launcher) -> No
     )
     assert written == read_back
     assert 0 == second.terminate()
+
+
+def _over_rest(served: Served, snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scenario's user and first mindmap, as the REST front end answers them."""
+    with httpx.Client(base_url=f"http://{served.http_address}", timeout=10) as http:
+        user = http.get(f"/api/v1/users/{snapshot.user.id}")
+        mindmap = http.get(f"/api/v1/mindmaps/{snapshot.mindmaps[0].id}")
+    return user.json(), mindmap.json()
+
+
+def test_second_hub_on_a_used_http_port_fails_clearly(launcher: Launcher, tmp_path: Path) -> None:
+    """A second `hub serve` whose HTTP port is the first one's exits 1 naming the address;
+    the first one keeps serving REST."""
+    first = launcher.serve(launcher.config("first"))
+    clash = launcher.config(
+        "clash", data_dir=str(tmp_path / "other-data"), http={"listen": first.http_address}
+    )
+
+    ended = launcher.run(clash)
+
+    assert 1 == ended.returncode
+    assert f"cannot listen on {first.http_address}: address already in use" in ended.stderr
+    assert "Traceback" not in ended.stderr
+    with httpx.Client(base_url=f"http://{first.http_address}") as http:
+        assert 200 == http.get("/api/v1/users").status_code
+    assert 0 == first.terminate()
 
 
 def test_second_hub_on_a_used_port_fails_clearly(launcher: Launcher, tmp_path: Path) -> None:
@@ -284,15 +325,19 @@ def test_bad_config_exits_2_naming_the_key(launcher: Launcher) -> None:
 
 
 def test_sigterm_lets_calls_in_flight_complete(launcher: Launcher, tmp_path: Path) -> None:
-    """Calls that are running when SIGTERM arrives still succeed, new calls are refused, and
-    the process then exits 0.
+    """Calls that are running when SIGTERM arrives, over gRPC and over REST, still succeed,
+    new ones are refused, and the process then exits 0.
 
     The calls are held inside the hub by a write lock the test takes on the SQLite file (the
     store waits for it), so they are certainly in flight when the signal comes.
     """
     served = launcher.serve(launcher.config("hub"))
     database = sqlite3.connect(tmp_path / "data" / "hub.sqlite3", isolation_level=None)
-    with grpc.insecure_channel(served.address) as channel:
+    with (
+        grpc.insecure_channel(served.address) as channel,
+        httpx.Client(base_url=f"http://{served.http_address}", timeout=30) as http,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
         users = user_pb2_grpc.UserServiceStub(channel)
         database.execute("BEGIN IMMEDIATE")
         calls = [
@@ -302,15 +347,27 @@ def test_sigterm_lets_calls_in_flight_complete(launcher: Launcher, tmp_path: Pat
             )
             for i in range(5)
         ]
+        posts = [
+            pool.submit(
+                http.post, "/api/v1/users", json={"email": f"r{i}@example.com", "displayName": "R"}
+            )
+            for i in range(2)
+        ]
         time.sleep(0.5)  # the calls reach the hub and wait there for the lock
         served.process.send_signal(signal.SIGTERM)
         time.sleep(0.5)  # the hub is draining now
         with pytest.raises(grpc.RpcError) as refused:
             users.GetUser(GetUserRequest(id="late"), timeout=10)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://{served.http_address}/api/v1/users", timeout=10)
         database.execute("ROLLBACK")
         database.close()
         created = [call.result() for call in calls]
+        posted = [post.result() for post in posts]
 
     assert grpc.StatusCode.UNAVAILABLE == refused.value.code()
     assert [f"u{i}@example.com" for i in range(5)] == [reply.user.email for reply in created]
+    assert [(200, f"r{i}@example.com") for i in range(2)] == sorted(
+        (response.status_code, response.json()["email"]) for response in posted
+    )
     assert 0 == served.process.wait(timeout=GRACE_SECONDS)

@@ -212,7 +212,7 @@ ERROR_CASES: dict[str, tuple[grpc.StatusCode, _Failing]] = {
         lambda u, m, w: u.DeleteUser(DeleteUserRequest(id=w.owner.id)),
     ),
     "unknown owner": (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.NOT_FOUND,
         lambda u, m, w: m.CreateMindmap(
             CreateMindmapRequest(mindmap=Mindmap(owner_id=UNKNOWN_ID, title="Orphan"))
         ),
