@@ -1,0 +1,143 @@
+"""A `hub serve` in its own process, on a fresh database, for benchmarks to load.
+
+The hub runs as a child process (never in the load generator's process, so the two share
+the machine as a client and a server would) with free loopback ports and a temporary data
+folder. `cpu_seconds()` reads its user+system time from /proc, which on this shared 2-core
+machine is a far steadier measure of cost per request than requests per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from hub.contracts.mindmap.v1 import mindmap_pb2, mindmap_pb2_grpc
+from hub.contracts.user.v1 import user_pb2, user_pb2_grpc
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+READY_SECONDS = 30.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class HubProcess:
+    """A running `hub serve` child and where to reach its front ends and backends."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    grpc_target: str
+    http_base: str
+
+    def backend_target(self, service: str) -> str:
+        """The backend's own socket (the default local-socket binding), bypassing the hub."""
+        return f"unix:{(self.data_dir / 'run' / f'{service}.sock').absolute()}"
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the hub process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / _CLOCK_TICKS
+
+    def stop(self) -> None:
+        """SIGTERM, then wait for the drain; SIGKILL if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_hub(workdir: Path | None = None) -> HubProcess:
+    """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy."""
+    base = Path(workdir or tempfile.mkdtemp(prefix="hub-bench-"))
+    data_dir = base / "data"
+    grpc_port, http_port = free_port(), free_port()
+    config = {
+        "data_dir": str(data_dir),
+        "grpc": {"listen": f"127.0.0.1:{grpc_port}"},
+        "http": {"listen": f"127.0.0.1:{http_port}"},
+    }
+    config_path = base / "hub.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    log = (base / "hub.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+        [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    hub = HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
+    try:
+        asyncio.run(_wait_ready(hub))
+    except BaseException:
+        hub.stop()
+        raise
+    return hub
+
+
+async def _wait_ready(hub: HubProcess) -> None:
+    async with asyncio.timeout(READY_SECONDS):
+        while True:
+            if hub.process.poll() is not None:
+                raise RuntimeError(f"hub serve exited with {hub.process.returncode}")
+            try:
+                async with aio.insecure_channel(hub.grpc_target) as channel:
+                    reply = await health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=1
+                    )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+def seed_mindmap(hub: HubProcess, nodes: int = 10) -> str:
+    """Creates a user and a mindmap with `nodes` nodes under its root; returns its id."""
+
+    async def seed() -> str:
+        async with aio.insecure_channel(hub.grpc_target) as channel:
+            users = user_pb2_grpc.UserServiceStub(channel)
+            mindmaps = mindmap_pb2_grpc.MindmapServiceStub(channel)
+            user = (
+                await users.CreateUser(
+                    user_pb2.CreateUserRequest(
+                        user=user_pb2.User(email="bench@example.com", display_name="Bench")
+                    )
+                )
+            ).user
+            created = await mindmaps.CreateMindmap(
+                mindmap_pb2.CreateMindmapRequest(
+                    mindmap=mindmap_pb2.Mindmap(owner_id=user.id, title="Benchmark")
+                )
+            )
+            root = created.mindmap.nodes[0].id
+            for index in range(nodes):
+                await mindmaps.AddNode(
+                    mindmap_pb2.AddNodeRequest(
+                        mindmap_id=created.mindmap.id,
+                        node=mindmap_pb2.Node(parent_id=root, text=f"idea {index}"),
+                    )
+                )
+            return created.mindmap.id
+
+    return asyncio.run(seed())
