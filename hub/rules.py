@@ -121,7 +121,7 @@ _INTEGERS = frozenset(
     }
 )
 _LIST_KEYWORDS = frozenset({"min_items", "max_items", "items"})
-_STRING_KEYWORDS = frozenset({"min_len", "max_len", "pattern"})
+_STRING_KEYWORDS = frozenset({"min_len", "max_len", "pattern", "pattern_description"})
 _INTEGER_KEYWORDS = frozenset({"gte", "lte"})
 _ENUM_KEYWORDS = frozenset({"defined_only"})
 _MASK_KEYWORDS = frozenset({"mask_paths"})
@@ -340,7 +340,7 @@ def _value_checks(
     if rules.HasField("max_len"):
         checks.append(_count_at_most(rules.max_len, "character"))
     if rules.pattern:
-        checks.append(_matching(fd, rules.pattern))
+        checks.append(_matching(fd, rules.pattern, rules.pattern_description))
     if rules.HasField("gte"):
         checks.append(_at_least(rules.gte))
     if rules.HasField("lte"):
@@ -378,7 +378,7 @@ def _count_at_most(limit: int, unit: str) -> _Check:
     return (lambda value: len(value) <= limit), f"must have at most {_plural(limit, unit)}"
 
 
-def _matching(fd: FieldDescriptor, pattern: str) -> _Check:
+def _matching(fd: FieldDescriptor, pattern: str, description: str) -> _Check:
     try:
         compiled = re.compile(pattern)
     except re.error as error:
@@ -389,9 +389,9 @@ def _matching(fd: FieldDescriptor, pattern: str) -> _Check:
         raise ValueError(
             f"{fd.full_name}: pattern uses {escape}, which Python and ECMA 262 read differently"
         )
-    return (
-        lambda value: compiled.search(value) is not None
-    ), f"must match the regular expression {pattern}"
+    return (lambda value: compiled.search(value) is not None), (
+        f"must {description}" if description else f"must match the regular expression {pattern}"
+    )
 
 
 def _at_least(limit: int) -> _Check:

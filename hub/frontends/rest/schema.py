@@ -285,6 +285,9 @@ class Schemas:
                     schema["maxLength"] = rules.max_len
                 if rules.pattern:
                     schema["pattern"] = rules.pattern
+                    if rules.pattern_description:
+                        described = f"must {rules.pattern_description}"
+                        self._pattern_descriptions[rules.pattern] = described
             return schema
         if kind == FieldDescriptor.TYPE_BYTES:
             return {"type": "string", "contentEncoding": "base64", "pattern": BASE64}

@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hub.contracts.rules.v1 import rules_pb2 as hub_dot_rules_dot_v1_dot_rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chub/mindmap/v1/mindmap.proto\x12\x0ehub.mindmap.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hub/rules/v1/rules.proto\"\x93\x03\n\x07Mindmap\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\x1f\n\x08owner_id\x18\x02 \x01(\tB\r\xe2\x41\x02\x02\x05\xea\xe0\x18\x04\x08\x01\x10@\x12n\n\x05title\x18\x03 \x01(\tB_\xe2\x41\x01\x02\xea\xe0\x18W\x08\x01\x10\xc8\x01\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\x12\x1c\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x07\xea\xe0\x18\x03\x10\xd0\x0f\x12)\n\x05nodes\x18\x05 \x03(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x18\n\nnode_count\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc2\x01\n\x04Node\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\x19\n\tparent_id\x18\x02 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12m\n\x04text\x18\x03 \x01(\tB_\xe2\x41\x01\x02\xea\xe0\x18W\x08\x01\x10\xf4\x03\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\x12\x16\n\x08position\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\"F\n\x14\x43reateMindmapRequest\x12.\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.MindmapB\x04\xe2\x41\x01\x02\"A\n\x15\x43reateMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"`\n\x11GetMindmapRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x31\n\x04view\x18\x02 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\">\n\x12GetMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"n\n\x17\x42\x61tchGetMindmapsRequest\x12 \n\x03ids\x18\x01 \x03(\tB\x13\xe2\x41\x01\x02\xea\xe0\x18\x0b\x30\x01\x38\xe8\x07\x42\x04\x08\x01\x10@\x12\x31\n\x04view\x18\x02 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\"Z\n\x18\x42\x61tchGetMindmapsResponse\x12)\n\x08mindmaps\x18\x01 \x03(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"\x94\x01\n\x13ListMindmapsRequest\x12\x18\n\x08owner_id\x18\x01 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xea\xe0\x18\x05 \x00(\xe8\x07\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x31\n\x04view\x18\x04 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\"Z\n\x14ListMindmapsResponse\x12)\n\x08mindmaps\x18\x01 \x03(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x91\x01\n\x14UpdateMindmapRequest\x12.\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.MindmapB\x04\xe2\x41\x01\x02\x12I\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x18\xea\xe0\x18\x14R\x05titleR\x0b\x64\x65scription\"A\n\x15UpdateMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\">\n\x14\x44\x65leteMindmapRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteMindmapResponse\"\x96\x01\n\x0e\x41\x64\x64NodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12(\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x02\x12\x1d\n\x08position\x18\x03 \x01(\x05\x42\x06\xea\xe0\x18\x02 \x00H\x00\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x04 \x01(\tB\x0b\n\t_position\"_\n\x0f\x41\x64\x64NodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"\xaa\x01\n\x11UpdateNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12(\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x02\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\n\xea\xe0\x18\x06R\x04text\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"b\n\x12UpdateNodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"\xb1\x01\n\x0fMoveNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x07node_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12#\n\rnew_parent_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x08position\x18\x04 \x01(\x05\x42\x06\xea\xe0\x18\x02 \x00H\x00\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x05 \x01(\tB\x0b\n\t_position\"`\n\x10MoveNodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"b\n\x11\x44\x65leteNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x07node_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\">\n\x12\x44\x65leteNodeResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap*Z\n\x0bMindmapView\x12\x1c\n\x18MINDMAP_VIEW_UNSPECIFIED\x10\x00\x12\x16\n\x12MINDMAP_VIEW_BASIC\x10\x01\x12\x15\n\x11MINDMAP_VIEW_FULL\x10\x02\x32\x88\x0b\n\x0eMindmapService\x12\x88\x01\n\rCreateMindmap\x12$.hub.mindmap.v1.CreateMindmapRequest\x1a%.hub.mindmap.v1.CreateMindmapResponse\"*\x82\xd3\xe4\x93\x02$\"\x10/api/v1/mindmaps:\x07mindmapb\x07mindmap\x12{\n\nGetMindmap\x12!.hub.mindmap.v1.GetMindmapRequest\x1a\".hub.mindmap.v1.GetMindmapResponse\"&\x82\xd3\xe4\x93\x02 \x12\x15/api/v1/mindmaps/{id}b\x07mindmap\x12\x88\x01\n\x10\x42\x61tchGetMindmaps\x12\'.hub.mindmap.v1.BatchGetMindmapsRequest\x1a(.hub.mindmap.v1.BatchGetMindmapsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/mindmaps:batchGet\x12s\n\x0cListMindmaps\x12#.hub.mindmap.v1.ListMindmapsRequest\x1a$.hub.mindmap.v1.ListMindmapsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/mindmaps\x12\xc8\x01\n\rUpdateMindmap\x12$.hub.mindmap.v1.UpdateMindmapRequest\x1a%.hub.mindmap.v1.UpdateMindmapResponse\"j\x82\xd3\xe4\x93\x02\x64\x1a\x1d/api/v1/mindmaps/{mindmap.id}:\x07mindmapZ12\x1d/api/v1/mindmaps/{mindmap.id}:\x07mindmapb\x07mindmapb\x07mindmap\x12{\n\rDeleteMindmap\x12$.hub.mindmap.v1.DeleteMindmapRequest\x1a%.hub.mindmap.v1.DeleteMindmapResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/mindmaps/{id}\x12z\n\x07\x41\x64\x64Node\x12\x1e.hub.mindmap.v1.AddNodeRequest\x1a\x1f.hub.mindmap.v1.AddNodeResponse\".\x82\xd3\xe4\x93\x02(\"#/api/v1/mindmaps/{mindmap_id}/nodes:\x01*\x12\x8d\x01\n\nUpdateNode\x12!.hub.mindmap.v1.UpdateNodeRequest\x1a\".hub.mindmap.v1.UpdateNodeResponse\"8\x82\xd3\xe4\x93\x02\x32\x1a-/api/v1/mindmaps/{mindmap_id}/nodes/{node.id}:\x01*\x12\x8c\x01\n\x08MoveNode\x12\x1f.hub.mindmap.v1.MoveNodeRequest\x1a .hub.mindmap.v1.MoveNodeResponse\"=\x82\xd3\xe4\x93\x02\x37\"2/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}:move:\x01*\x12\x8a\x01\n\nDeleteNode\x12!.hub.mindmap.v1.DeleteNodeRequest\x1a\".hub.mindmap.v1.DeleteNodeResponse\"5\x82\xd3\xe4\x93\x02/*-/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chub/mindmap/v1/mindmap.proto\x12\x0ehub.mindmap.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hub/rules/v1/rules.proto\"\xa1\x03\n\x07Mindmap\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\x1f\n\x08owner_id\x18\x02 \x01(\tB\r\xe2\x41\x02\x02\x05\xea\xe0\x18\x04\x08\x01\x10@\x12|\n\x05title\x18\x03 \x01(\tBm\xe2\x41\x01\x02\xea\xe0\x18\x65\x08\x01\x10\xc8\x01\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\x0cnot be blank\x12\x1c\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x07\xea\xe0\x18\x03\x10\xd0\x0f\x12)\n\x05nodes\x18\x05 \x03(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x18\n\nnode_count\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xd0\x01\n\x04Node\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\x19\n\tparent_id\x18\x02 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12{\n\x04text\x18\x03 \x01(\tBm\xe2\x41\x01\x02\xea\xe0\x18\x65\x08\x01\x10\xf4\x03\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\x0cnot be blank\x12\x16\n\x08position\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\"F\n\x14\x43reateMindmapRequest\x12.\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.MindmapB\x04\xe2\x41\x01\x02\"A\n\x15\x43reateMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"`\n\x11GetMindmapRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x31\n\x04view\x18\x02 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\">\n\x12GetMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"n\n\x17\x42\x61tchGetMindmapsRequest\x12 \n\x03ids\x18\x01 \x03(\tB\x13\xe2\x41\x01\x02\xea\xe0\x18\x0b\x30\x01\x38\xe8\x07\x42\x04\x08\x01\x10@\x12\x31\n\x04view\x18\x02 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\"Z\n\x18\x42\x61tchGetMindmapsResponse\x12)\n\x08mindmaps\x18\x01 \x03(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"\x94\x01\n\x13ListMindmapsRequest\x12\x18\n\x08owner_id\x18\x01 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12\x1c\n\tpage_size\x18\x02 \x01(\x05\x42\t\xea\xe0\x18\x05 \x00(\xe8\x07\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x31\n\x04view\x18\x04 \x01(\x0e\x32\x1b.hub.mindmap.v1.MindmapViewB\x06\xea\xe0\x18\x02H\x01\"Z\n\x14ListMindmapsResponse\x12)\n\x08mindmaps\x18\x01 \x03(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x91\x01\n\x14UpdateMindmapRequest\x12.\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.MindmapB\x04\xe2\x41\x01\x02\x12I\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x18\xea\xe0\x18\x14R\x05titleR\x0b\x64\x65scription\"A\n\x15UpdateMindmapResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\">\n\x14\x44\x65leteMindmapRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteMindmapResponse\"\x96\x01\n\x0e\x41\x64\x64NodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12(\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x02\x12\x1d\n\x08position\x18\x03 \x01(\x05\x42\x06\xea\xe0\x18\x02 \x00H\x00\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x04 \x01(\tB\x0b\n\t_position\"_\n\x0f\x41\x64\x64NodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"\xaa\x01\n\x11UpdateNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12(\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.NodeB\x04\xe2\x41\x01\x02\x12;\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\n\xea\xe0\x18\x06R\x04text\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"b\n\x12UpdateNodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"\xb1\x01\n\x0fMoveNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x07node_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12#\n\rnew_parent_id\x18\x03 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x08position\x18\x04 \x01(\x05\x42\x06\xea\xe0\x18\x02 \x00H\x00\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\x05 \x01(\tB\x0b\n\t_position\"`\n\x10MoveNodeResponse\x12\"\n\x04node\x18\x01 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12(\n\x07mindmap\x18\x02 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"b\n\x11\x44\x65leteNodeRequest\x12 \n\nmindmap_id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x1d\n\x07node_id\x18\x02 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\">\n\x12\x44\x65leteNodeResponse\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap*Z\n\x0bMindmapView\x12\x1c\n\x18MINDMAP_VIEW_UNSPECIFIED\x10\x00\x12\x16\n\x12MINDMAP_VIEW_BASIC\x10\x01\x12\x15\n\x11MINDMAP_VIEW_FULL\x10\x02\x32\x88\x0b\n\x0eMindmapService\x12\x88\x01\n\rCreateMindmap\x12$.hub.mindmap.v1.CreateMindmapRequest\x1a%.hub.mindmap.v1.CreateMindmapResponse\"*\x82\xd3\xe4\x93\x02$\"\x10/api/v1/mindmaps:\x07mindmapb\x07mindmap\x12{\n\nGetMindmap\x12!.hub.mindmap.v1.GetMindmapRequest\x1a\".hub.mindmap.v1.GetMindmapResponse\"&\x82\xd3\xe4\x93\x02 \x12\x15/api/v1/mindmaps/{id}b\x07mindmap\x12\x88\x01\n\x10\x42\x61tchGetMindmaps\x12\'.hub.mindmap.v1.BatchGetMindmapsRequest\x1a(.hub.mindmap.v1.BatchGetMindmapsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/mindmaps:batchGet\x12s\n\x0cListMindmaps\x12#.hub.mindmap.v1.ListMindmapsRequest\x1a$.hub.mindmap.v1.ListMindmapsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/mindmaps\x12\xc8\x01\n\rUpdateMindmap\x12$.hub.mindmap.v1.UpdateMindmapRequest\x1a%.hub.mindmap.v1.UpdateMindmapResponse\"j\x82\xd3\xe4\x93\x02\x64\x1a\x1d/api/v1/mindmaps/{mindmap.id}:\x07mindmapZ12\x1d/api/v1/mindmaps/{mindmap.id}:\x07mindmapb\x07mindmapb\x07mindmap\x12{\n\rDeleteMindmap\x12$.hub.mindmap.v1.DeleteMindmapRequest\x1a%.hub.mindmap.v1.DeleteMindmapResponse\"\x1d\x82\xd3\xe4\x93\x02\x17*\x15/api/v1/mindmaps/{id}\x12z\n\x07\x41\x64\x64Node\x12\x1e.hub.mindmap.v1.AddNodeRequest\x1a\x1f.hub.mindmap.v1.AddNodeResponse\".\x82\xd3\xe4\x93\x02(\"#/api/v1/mindmaps/{mindmap_id}/nodes:\x01*\x12\x8d\x01\n\nUpdateNode\x12!.hub.mindmap.v1.UpdateNodeRequest\x1a\".hub.mindmap.v1.UpdateNodeResponse\"8\x82\xd3\xe4\x93\x02\x32\x1a-/api/v1/mindmaps/{mindmap_id}/nodes/{node.id}:\x01*\x12\x8c\x01\n\x08MoveNode\x12\x1f.hub.mindmap.v1.MoveNodeRequest\x1a .hub.mindmap.v1.MoveNodeResponse\"=\x82\xd3\xe4\x93\x02\x37\"2/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}:move:\x01*\x12\x8a\x01\n\nDeleteNode\x12!.hub.mindmap.v1.DeleteNodeRequest\x1a\".hub.mindmap.v1.DeleteNodeResponse\"5\x82\xd3\xe4\x93\x02/*-/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,7 +41,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MINDMAP'].fields_by_name['owner_id']._loaded_options = None
   _globals['_MINDMAP'].fields_by_name['owner_id']._serialized_options = b'\342A\002\002\005\352\340\030\004\010\001\020@'
   _globals['_MINDMAP'].fields_by_name['title']._loaded_options = None
-  _globals['_MINDMAP'].fields_by_name['title']._serialized_options = b'\342A\001\002\352\340\030W\010\001\020\310\001\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]'
+  _globals['_MINDMAP'].fields_by_name['title']._serialized_options = b'\342A\001\002\352\340\030e\010\001\020\310\001\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\014not be blank'
   _globals['_MINDMAP'].fields_by_name['description']._loaded_options = None
   _globals['_MINDMAP'].fields_by_name['description']._serialized_options = b'\352\340\030\003\020\320\017'
   _globals['_MINDMAP'].fields_by_name['nodes']._loaded_options = None
@@ -57,7 +57,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODE'].fields_by_name['parent_id']._loaded_options = None
   _globals['_NODE'].fields_by_name['parent_id']._serialized_options = b'\352\340\030\002\020@'
   _globals['_NODE'].fields_by_name['text']._loaded_options = None
-  _globals['_NODE'].fields_by_name['text']._serialized_options = b'\342A\001\002\352\340\030W\010\001\020\364\003\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]'
+  _globals['_NODE'].fields_by_name['text']._serialized_options = b'\342A\001\002\352\340\030e\010\001\020\364\003\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\014not be blank'
   _globals['_NODE'].fields_by_name['position']._loaded_options = None
   _globals['_NODE'].fields_by_name['position']._serialized_options = b'\342A\001\003'
   _globals['_CREATEMINDMAPREQUEST'].fields_by_name['mindmap']._loaded_options = None
@@ -126,52 +126,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MINDMAPSERVICE'].methods_by_name['MoveNode']._serialized_options = b'\202\323\344\223\0027\"2/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}:move:\001*'
   _globals['_MINDMAPSERVICE'].methods_by_name['DeleteNode']._loaded_options = None
   _globals['_MINDMAPSERVICE'].methods_by_name['DeleteNode']._serialized_options = b'\202\323\344\223\002/*-/api/v1/mindmaps/{mindmap_id}/nodes/{node_id}'
-  _globals['_MINDMAPVIEW']._serialized_start=2824
-  _globals['_MINDMAPVIEW']._serialized_end=2914
+  _globals['_MINDMAPVIEW']._serialized_start=2852
+  _globals['_MINDMAPVIEW']._serialized_end=2942
   _globals['_MINDMAP']._serialized_start=205
-  _globals['_MINDMAP']._serialized_end=608
-  _globals['_NODE']._serialized_start=611
-  _globals['_NODE']._serialized_end=805
-  _globals['_CREATEMINDMAPREQUEST']._serialized_start=807
-  _globals['_CREATEMINDMAPREQUEST']._serialized_end=877
-  _globals['_CREATEMINDMAPRESPONSE']._serialized_start=879
-  _globals['_CREATEMINDMAPRESPONSE']._serialized_end=944
-  _globals['_GETMINDMAPREQUEST']._serialized_start=946
-  _globals['_GETMINDMAPREQUEST']._serialized_end=1042
-  _globals['_GETMINDMAPRESPONSE']._serialized_start=1044
-  _globals['_GETMINDMAPRESPONSE']._serialized_end=1106
-  _globals['_BATCHGETMINDMAPSREQUEST']._serialized_start=1108
-  _globals['_BATCHGETMINDMAPSREQUEST']._serialized_end=1218
-  _globals['_BATCHGETMINDMAPSRESPONSE']._serialized_start=1220
-  _globals['_BATCHGETMINDMAPSRESPONSE']._serialized_end=1310
-  _globals['_LISTMINDMAPSREQUEST']._serialized_start=1313
-  _globals['_LISTMINDMAPSREQUEST']._serialized_end=1461
-  _globals['_LISTMINDMAPSRESPONSE']._serialized_start=1463
-  _globals['_LISTMINDMAPSRESPONSE']._serialized_end=1553
-  _globals['_UPDATEMINDMAPREQUEST']._serialized_start=1556
-  _globals['_UPDATEMINDMAPREQUEST']._serialized_end=1701
-  _globals['_UPDATEMINDMAPRESPONSE']._serialized_start=1703
-  _globals['_UPDATEMINDMAPRESPONSE']._serialized_end=1768
-  _globals['_DELETEMINDMAPREQUEST']._serialized_start=1770
-  _globals['_DELETEMINDMAPREQUEST']._serialized_end=1832
-  _globals['_DELETEMINDMAPRESPONSE']._serialized_start=1834
-  _globals['_DELETEMINDMAPRESPONSE']._serialized_end=1857
-  _globals['_ADDNODEREQUEST']._serialized_start=1860
-  _globals['_ADDNODEREQUEST']._serialized_end=2010
-  _globals['_ADDNODERESPONSE']._serialized_start=2012
-  _globals['_ADDNODERESPONSE']._serialized_end=2107
-  _globals['_UPDATENODEREQUEST']._serialized_start=2110
-  _globals['_UPDATENODEREQUEST']._serialized_end=2280
-  _globals['_UPDATENODERESPONSE']._serialized_start=2282
-  _globals['_UPDATENODERESPONSE']._serialized_end=2380
-  _globals['_MOVENODEREQUEST']._serialized_start=2383
-  _globals['_MOVENODEREQUEST']._serialized_end=2560
-  _globals['_MOVENODERESPONSE']._serialized_start=2562
-  _globals['_MOVENODERESPONSE']._serialized_end=2658
-  _globals['_DELETENODEREQUEST']._serialized_start=2660
-  _globals['_DELETENODEREQUEST']._serialized_end=2758
-  _globals['_DELETENODERESPONSE']._serialized_start=2760
-  _globals['_DELETENODERESPONSE']._serialized_end=2822
-  _globals['_MINDMAPSERVICE']._serialized_start=2917
-  _globals['_MINDMAPSERVICE']._serialized_end=4333
+  _globals['_MINDMAP']._serialized_end=622
+  _globals['_NODE']._serialized_start=625
+  _globals['_NODE']._serialized_end=833
+  _globals['_CREATEMINDMAPREQUEST']._serialized_start=835
+  _globals['_CREATEMINDMAPREQUEST']._serialized_end=905
+  _globals['_CREATEMINDMAPRESPONSE']._serialized_start=907
+  _globals['_CREATEMINDMAPRESPONSE']._serialized_end=972
+  _globals['_GETMINDMAPREQUEST']._serialized_start=974
+  _globals['_GETMINDMAPREQUEST']._serialized_end=1070
+  _globals['_GETMINDMAPRESPONSE']._serialized_start=1072
+  _globals['_GETMINDMAPRESPONSE']._serialized_end=1134
+  _globals['_BATCHGETMINDMAPSREQUEST']._serialized_start=1136
+  _globals['_BATCHGETMINDMAPSREQUEST']._serialized_end=1246
+  _globals['_BATCHGETMINDMAPSRESPONSE']._serialized_start=1248
+  _globals['_BATCHGETMINDMAPSRESPONSE']._serialized_end=1338
+  _globals['_LISTMINDMAPSREQUEST']._serialized_start=1341
+  _globals['_LISTMINDMAPSREQUEST']._serialized_end=1489
+  _globals['_LISTMINDMAPSRESPONSE']._serialized_start=1491
+  _globals['_LISTMINDMAPSRESPONSE']._serialized_end=1581
+  _globals['_UPDATEMINDMAPREQUEST']._serialized_start=1584
+  _globals['_UPDATEMINDMAPREQUEST']._serialized_end=1729
+  _globals['_UPDATEMINDMAPRESPONSE']._serialized_start=1731
+  _globals['_UPDATEMINDMAPRESPONSE']._serialized_end=1796
+  _globals['_DELETEMINDMAPREQUEST']._serialized_start=1798
+  _globals['_DELETEMINDMAPREQUEST']._serialized_end=1860
+  _globals['_DELETEMINDMAPRESPONSE']._serialized_start=1862
+  _globals['_DELETEMINDMAPRESPONSE']._serialized_end=1885
+  _globals['_ADDNODEREQUEST']._serialized_start=1888
+  _globals['_ADDNODEREQUEST']._serialized_end=2038
+  _globals['_ADDNODERESPONSE']._serialized_start=2040
+  _globals['_ADDNODERESPONSE']._serialized_end=2135
+  _globals['_UPDATENODEREQUEST']._serialized_start=2138
+  _globals['_UPDATENODEREQUEST']._serialized_end=2308
+  _globals['_UPDATENODERESPONSE']._serialized_start=2310
+  _globals['_UPDATENODERESPONSE']._serialized_end=2408
+  _globals['_MOVENODEREQUEST']._serialized_start=2411
+  _globals['_MOVENODEREQUEST']._serialized_end=2588
+  _globals['_MOVENODERESPONSE']._serialized_start=2590
+  _globals['_MOVENODERESPONSE']._serialized_end=2686
+  _globals['_DELETENODEREQUEST']._serialized_start=2688
+  _globals['_DELETENODEREQUEST']._serialized_end=2786
+  _globals['_DELETENODERESPONSE']._serialized_start=2788
+  _globals['_DELETENODERESPONSE']._serialized_end=2850
+  _globals['_MINDMAPSERVICE']._serialized_start=2945
+  _globals['_MINDMAPSERVICE']._serialized_end=4361
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hub/rules/v1/rules.proto\x12\x0chub.rules.v1\x1a google/protobuf/descriptor.proto\"\xb4\x02\n\nFieldRules\x12\x14\n\x07min_len\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x07max_len\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x10\n\x03gte\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x10\n\x03lte\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x16\n\tmin_items\x18\x06 \x01(\rH\x04\x88\x01\x01\x12\x16\n\tmax_items\x18\x07 \x01(\rH\x05\x88\x01\x01\x12\'\n\x05items\x18\x08 \x01(\x0b\x32\x18.hub.rules.v1.FieldRules\x12\x14\n\x0c\x64\x65\x66ined_only\x18\t \x01(\x08\x12\x12\n\nmask_paths\x18\n \x03(\tB\n\n\x08_min_lenB\n\n\x08_max_lenB\x06\n\x04_gteB\x06\n\x04_lteB\x0c\n\n_min_itemsB\x0c\n\n_max_items:H\n\x05\x66ield\x12\x1d.google.protobuf.FieldOptions\x18\x8d\x8c\x03 \x01(\x0b\x32\x18.hub.rules.v1.FieldRulesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18hub/rules/v1/rules.proto\x12\x0chub.rules.v1\x1a google/protobuf/descriptor.proto\"\xd1\x02\n\nFieldRules\x12\x14\n\x07min_len\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x14\n\x07max_len\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x0f\n\x07pattern\x18\x03 \x01(\t\x12\x10\n\x03gte\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x10\n\x03lte\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\x16\n\tmin_items\x18\x06 \x01(\rH\x04\x88\x01\x01\x12\x16\n\tmax_items\x18\x07 \x01(\rH\x05\x88\x01\x01\x12\'\n\x05items\x18\x08 \x01(\x0b\x32\x18.hub.rules.v1.FieldRules\x12\x14\n\x0c\x64\x65\x66ined_only\x18\t \x01(\x08\x12\x12\n\nmask_paths\x18\n \x03(\t\x12\x1b\n\x13pattern_description\x18\x0b \x01(\tB\n\n\x08_min_lenB\n\n\x08_max_lenB\x06\n\x04_gteB\x06\n\x04_lteB\x0c\n\n_min_itemsB\x0c\n\n_max_items:H\n\x05\x66ield\x12\x1d.google.protobuf.FieldOptions\x18\x8d\x8c\x03 \x01(\x0b\x32\x18.hub.rules.v1.FieldRulesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,5 +33,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.rules.v1.rules_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FIELDRULES']._serialized_start=77
-  _globals['_FIELDRULES']._serialized_end=385
+  _globals['_FIELDRULES']._serialized_end=414
 # @@protoc_insertion_point(module_scope)

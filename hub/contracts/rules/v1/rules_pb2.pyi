@@ -61,6 +61,7 @@ class FieldRules(_message.Message):
     ITEMS_FIELD_NUMBER: _builtins.int
     DEFINED_ONLY_FIELD_NUMBER: _builtins.int
     MASK_PATHS_FIELD_NUMBER: _builtins.int
+    PATTERN_DESCRIPTION_FIELD_NUMBER: _builtins.int
     min_len: _builtins.int
     """Strings: fewest code points."""
     max_len: _builtins.int
@@ -78,6 +79,11 @@ class FieldRules(_message.Message):
     defined_only: _builtins.bool
     """Enums: the value must be one of the declared values (proto3 enums are open,
     so without this rule an undeclared number would be accepted and kept).
+    """
+    pattern_description: _builtins.str
+    """Strings with a pattern: what breaking it means, for people, completing "must ..."
+    (e.g. "be an email address like name@example.com"); error messages show it
+    instead of the regular expression.
     """
     @_builtins.property
     def items(self) -> Global___FieldRules:
@@ -104,10 +110,11 @@ class FieldRules(_message.Message):
         items: Global___FieldRules | None = ...,
         defined_only: _builtins.bool = ...,
         mask_paths: _abc.Iterable[_builtins.str] | None = ...,
+        pattern_description: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "gte", b"gte", "items", b"items", "lte", b"lte", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "defined_only", b"defined_only", "gte", b"gte", "items", b"items", "lte", b"lte", "mask_paths", b"mask_paths", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len", "pattern", b"pattern"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_gte", b"_gte", "_lte", b"_lte", "_max_items", b"_max_items", "_max_len", b"_max_len", "_min_items", b"_min_items", "_min_len", b"_min_len", "defined_only", b"defined_only", "gte", b"gte", "items", b"items", "lte", b"lte", "mask_paths", b"mask_paths", "max_items", b"max_items", "max_len", b"max_len", "min_items", b"min_items", "min_len", b"min_len", "pattern", b"pattern", "pattern_description", b"pattern_description"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__gte: _TypeAlias = _typing.Literal["gte"]  # noqa: Y015
     _WhichOneofArgType__gte: _TypeAlias = _typing.Literal["_gte", b"_gte"]  # noqa: Y015

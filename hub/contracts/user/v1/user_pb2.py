@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from hub.contracts.rules.v1 import rules_pb2 as hub_dot_rules_dot_v1_dot_rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hub/user/v1/user.proto\x12\x0bhub.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hub/rules/v1/rules.proto\"\xab\x06\n\x04User\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\xed\x03\n\x05\x65mail\x18\x02 \x01(\tB\xdd\x03\xe2\x41\x01\x02\xea\xe0\x18\xd4\x03\x08\x03\x10\xfe\x01\x1a\xcc\x03^[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@\\x00-\\x1f\\x7f]{1,64}@[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+(\\.[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+)+[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$\x12t\n\x0c\x64isplay_name\x18\x03 \x01(\tB^\xe2\x41\x01\x02\xea\xe0\x18V\x08\x01\x10\x64\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]\x12\'\n\x04plan\x18\x04 \x01(\x0e\x32\x11.hub.user.v1.PlanB\x06\xea\xe0\x18\x02H\x01\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\":\n\x11\x43reateUserRequest\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.UserB\x04\xe2\x41\x01\x02\"5\n\x12\x43reateUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"*\n\x0eGetUserRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\"2\n\x0fGetUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"8\n\x14\x42\x61tchGetUsersRequest\x12 \n\x03ids\x18\x01 \x03(\tB\x13\xe2\x41\x01\x02\xea\xe0\x18\x0b\x30\x01\x38\xe8\x07\x42\x04\x08\x01\x10@\"N\n\x15\x42\x61tchGetUsersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.hub.user.v1.User\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"D\n\x10ListUsersRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xea\xe0\x18\x05 \x00(\xe8\x07\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x11ListUsersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.hub.user.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x11UpdateUserRequest\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.UserB\x04\xe2\x41\x01\x02\x12P\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x1f\xea\xe0\x18\x1bR\x05\x65mailR\x0c\x64isplay_nameR\x04plan\"5\n\x12UpdateUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\";\n\x11\x44\x65leteUserRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteUserResponse*H\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x0c\n\x08PLAN_PRO\x10\x02\x12\r\n\tPLAN_TEAM\x10\x03\x32\xd1\x05\n\x0bUserService\x12p\n\nCreateUser\x12\x1e.hub.user.v1.CreateUserRequest\x1a\x1f.hub.user.v1.CreateUserResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\r/api/v1/users:\x04userb\x04user\x12\x66\n\x07GetUser\x12\x1b.hub.user.v1.GetUserRequest\x1a\x1c.hub.user.v1.GetUserResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x12/api/v1/users/{id}b\x04user\x12v\n\rBatchGetUsers\x12!.hub.user.v1.BatchGetUsersRequest\x1a\".hub.user.v1.BatchGetUsersResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/users:batchGet\x12\x61\n\tListUsers\x12\x1d.hub.user.v1.ListUsersRequest\x1a\x1e.hub.user.v1.ListUsersResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/users\x12\xa1\x01\n\nUpdateUser\x12\x1e.hub.user.v1.UpdateUserRequest\x1a\x1f.hub.user.v1.UpdateUserResponse\"R\x82\xd3\xe4\x93\x02L\x1a\x17/api/v1/users/{user.id}:\x04userZ%2\x17/api/v1/users/{user.id}:\x04userb\x04userb\x04user\x12i\n\nDeleteUser\x12\x1e.hub.user.v1.DeleteUserRequest\x1a\x1f.hub.user.v1.DeleteUserResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/api/v1/users/{id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16hub/user/v1/user.proto\x12\x0bhub.user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18hub/rules/v1/rules.proto\"\xe5\x06\n\x04User\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x03\xea\xe0\x18\x04\x08\x01\x10@\x12\x98\x04\n\x05\x65mail\x18\x02 \x01(\tB\x88\x04\xe2\x41\x01\x02\xea\xe0\x18\xff\x03\x08\x03\x10\xfe\x01\x1a\xcc\x03^[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@\\x00-\\x1f\\x7f]{1,64}@[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+(\\.[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+)+[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$Z)be an email address like name@example.com\x12\x82\x01\n\x0c\x64isplay_name\x18\x03 \x01(\tBl\xe2\x41\x01\x02\xea\xe0\x18\x64\x08\x01\x10\x64\x1aP[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\x0cnot be blank\x12\'\n\x04plan\x18\x04 \x01(\x0e\x32\x11.hub.user.v1.PlanB\x06\xea\xe0\x18\x02H\x01\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\":\n\x11\x43reateUserRequest\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.UserB\x04\xe2\x41\x01\x02\"5\n\x12\x43reateUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"*\n\x0eGetUserRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\"2\n\x0fGetUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"8\n\x14\x42\x61tchGetUsersRequest\x12 \n\x03ids\x18\x01 \x03(\tB\x13\xe2\x41\x01\x02\xea\xe0\x18\x0b\x30\x01\x38\xe8\x07\x42\x04\x08\x01\x10@\"N\n\x15\x42\x61tchGetUsersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.hub.user.v1.User\x12\x13\n\x0bmissing_ids\x18\x02 \x03(\t\"D\n\x10ListUsersRequest\x12\x1c\n\tpage_size\x18\x01 \x01(\x05\x42\t\xea\xe0\x18\x05 \x00(\xe8\x07\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x11ListUsersResponse\x12 \n\x05users\x18\x01 \x03(\x0b\x32\x11.hub.user.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8c\x01\n\x11UpdateUserRequest\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.UserB\x04\xe2\x41\x01\x02\x12P\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x1f\xea\xe0\x18\x1bR\x05\x65mailR\x0c\x64isplay_nameR\x04plan\"5\n\x12UpdateUserResponse\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\";\n\x11\x44\x65leteUserRequest\x12\x18\n\x02id\x18\x01 \x01(\tB\x0c\xe2\x41\x01\x02\xea\xe0\x18\x04\x08\x01\x10@\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteUserResponse*H\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x0c\n\x08PLAN_PRO\x10\x02\x12\r\n\tPLAN_TEAM\x10\x03\x32\xd1\x05\n\x0bUserService\x12p\n\nCreateUser\x12\x1e.hub.user.v1.CreateUserRequest\x1a\x1f.hub.user.v1.CreateUserResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\r/api/v1/users:\x04userb\x04user\x12\x66\n\x07GetUser\x12\x1b.hub.user.v1.GetUserRequest\x1a\x1c.hub.user.v1.GetUserResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x12/api/v1/users/{id}b\x04user\x12v\n\rBatchGetUsers\x12!.hub.user.v1.BatchGetUsersRequest\x1a\".hub.user.v1.BatchGetUsersResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/users:batchGet\x12\x61\n\tListUsers\x12\x1d.hub.user.v1.ListUsersRequest\x1a\x1e.hub.user.v1.ListUsersResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/v1/users\x12\xa1\x01\n\nUpdateUser\x12\x1e.hub.user.v1.UpdateUserRequest\x1a\x1f.hub.user.v1.UpdateUserResponse\"R\x82\xd3\xe4\x93\x02L\x1a\x17/api/v1/users/{user.id}:\x04userZ%2\x17/api/v1/users/{user.id}:\x04userb\x04userb\x04user\x12i\n\nDeleteUser\x12\x1e.hub.user.v1.DeleteUserRequest\x1a\x1f.hub.user.v1.DeleteUserResponse\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/api/v1/users/{id}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,9 +39,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USER'].fields_by_name['id']._loaded_options = None
   _globals['_USER'].fields_by_name['id']._serialized_options = b'\342A\001\003\352\340\030\004\010\001\020@'
   _globals['_USER'].fields_by_name['email']._loaded_options = None
-  _globals['_USER'].fields_by_name['email']._serialized_options = b'\342A\001\002\352\340\030\324\003\010\003\020\376\001\032\314\003^[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@\\x00-\\x1f\\x7f]{1,64}@[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+(\\.[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+)+[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$'
+  _globals['_USER'].fields_by_name['email']._serialized_options = b'\342A\001\002\352\340\030\377\003\010\003\020\376\001\032\314\003^[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@\\x00-\\x1f\\x7f]{1,64}@[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+(\\.[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000@.\\x00-\\x1f\\x7f]+)+[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$Z)be an email address like name@example.com'
   _globals['_USER'].fields_by_name['display_name']._loaded_options = None
-  _globals['_USER'].fields_by_name['display_name']._serialized_options = b'\342A\001\002\352\340\030V\010\001\020d\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]'
+  _globals['_USER'].fields_by_name['display_name']._serialized_options = b'\342A\001\002\352\340\030d\010\001\020d\032P[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]Z\014not be blank'
   _globals['_USER'].fields_by_name['plan']._loaded_options = None
   _globals['_USER'].fields_by_name['plan']._serialized_options = b'\352\340\030\002H\001'
   _globals['_USER'].fields_by_name['create_time']._loaded_options = None
@@ -74,34 +74,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\202\323\344\223\002L\032\027/api/v1/users/{user.id}:\004userZ%2\027/api/v1/users/{user.id}:\004userb\004userb\004user'
   _globals['_USERSERVICE'].methods_by_name['DeleteUser']._loaded_options = None
   _globals['_USERSERVICE'].methods_by_name['DeleteUser']._serialized_options = b'\202\323\344\223\002\024*\022/api/v1/users/{id}'
-  _globals['_PLAN']._serialized_start=1789
-  _globals['_PLAN']._serialized_end=1861
+  _globals['_PLAN']._serialized_start=1847
+  _globals['_PLAN']._serialized_end=1919
   _globals['_USER']._serialized_start=196
-  _globals['_USER']._serialized_end=1007
-  _globals['_CREATEUSERREQUEST']._serialized_start=1009
-  _globals['_CREATEUSERREQUEST']._serialized_end=1067
-  _globals['_CREATEUSERRESPONSE']._serialized_start=1069
-  _globals['_CREATEUSERRESPONSE']._serialized_end=1122
-  _globals['_GETUSERREQUEST']._serialized_start=1124
-  _globals['_GETUSERREQUEST']._serialized_end=1166
-  _globals['_GETUSERRESPONSE']._serialized_start=1168
-  _globals['_GETUSERRESPONSE']._serialized_end=1218
-  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1220
-  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1276
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1278
-  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1356
-  _globals['_LISTUSERSREQUEST']._serialized_start=1358
-  _globals['_LISTUSERSREQUEST']._serialized_end=1426
-  _globals['_LISTUSERSRESPONSE']._serialized_start=1428
-  _globals['_LISTUSERSRESPONSE']._serialized_end=1506
-  _globals['_UPDATEUSERREQUEST']._serialized_start=1509
-  _globals['_UPDATEUSERREQUEST']._serialized_end=1649
-  _globals['_UPDATEUSERRESPONSE']._serialized_start=1651
-  _globals['_UPDATEUSERRESPONSE']._serialized_end=1704
-  _globals['_DELETEUSERREQUEST']._serialized_start=1706
-  _globals['_DELETEUSERREQUEST']._serialized_end=1765
-  _globals['_DELETEUSERRESPONSE']._serialized_start=1767
-  _globals['_DELETEUSERRESPONSE']._serialized_end=1787
-  _globals['_USERSERVICE']._serialized_start=1864
-  _globals['_USERSERVICE']._serialized_end=2585
+  _globals['_USER']._serialized_end=1065
+  _globals['_CREATEUSERREQUEST']._serialized_start=1067
+  _globals['_CREATEUSERREQUEST']._serialized_end=1125
+  _globals['_CREATEUSERRESPONSE']._serialized_start=1127
+  _globals['_CREATEUSERRESPONSE']._serialized_end=1180
+  _globals['_GETUSERREQUEST']._serialized_start=1182
+  _globals['_GETUSERREQUEST']._serialized_end=1224
+  _globals['_GETUSERRESPONSE']._serialized_start=1226
+  _globals['_GETUSERRESPONSE']._serialized_end=1276
+  _globals['_BATCHGETUSERSREQUEST']._serialized_start=1278
+  _globals['_BATCHGETUSERSREQUEST']._serialized_end=1334
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_start=1336
+  _globals['_BATCHGETUSERSRESPONSE']._serialized_end=1414
+  _globals['_LISTUSERSREQUEST']._serialized_start=1416
+  _globals['_LISTUSERSREQUEST']._serialized_end=1484
+  _globals['_LISTUSERSRESPONSE']._serialized_start=1486
+  _globals['_LISTUSERSRESPONSE']._serialized_end=1564
+  _globals['_UPDATEUSERREQUEST']._serialized_start=1567
+  _globals['_UPDATEUSERREQUEST']._serialized_end=1707
+  _globals['_UPDATEUSERRESPONSE']._serialized_start=1709
+  _globals['_UPDATEUSERRESPONSE']._serialized_end=1762
+  _globals['_DELETEUSERREQUEST']._serialized_start=1764
+  _globals['_DELETEUSERREQUEST']._serialized_end=1823
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1825
+  _globals['_DELETEUSERRESPONSE']._serialized_end=1845
+  _globals['_USERSERVICE']._serialized_start=1922
+  _globals['_USERSERVICE']._serialized_end=2643
 # @@protoc_insertion_point(module_scope)
