@@ -20,22 +20,11 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from hub.frontends.rest.jsonforms import is_scalar_message
 from hub.frontends.rest.routes import HttpRoute
 from hub.frontends.rpc_error import FieldProblem
 
 _FAILED_FIELD = re.compile(r"Failed to parse (\w+) field")
-# Well-known types whose JSON form is a string or number: they work as query parameters.
-_SCALAR_MESSAGES = frozenset(
-    {
-        "google.protobuf.FieldMask",
-        "google.protobuf.Timestamp",
-        "google.protobuf.Duration",
-        *(
-            f"google.protobuf.{name}Value"
-            for name in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String")
-        ),
-    }
-)
 
 
 class BadRequest(ValueError):
@@ -78,11 +67,6 @@ def build_request(route: HttpRoute, given: HttpInput) -> Message:
     except json_format.ParseError as error:
         raise BadRequest([_parse_problem(error)]) from None
     return request
-
-
-def render(message: Message) -> dict[str, Any]:
-    """The proto3 JSON form of `message`, every field present (defaults included)."""
-    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
 def etag_field(route: HttpRoute) -> tuple[str, ...] | None:
@@ -145,7 +129,7 @@ def _apply_query(
         if dotted in bound or (route.body and names[0].name == route.body):
             problems.append(FieldProblem(key, "is set by the path or the body, not the query"))
             continue
-        if leaf.message_type is not None and leaf.message_type.full_name not in _SCALAR_MESSAGES:
+        if leaf.message_type is not None and not is_scalar_message(leaf.message_type):
             problems.append(FieldProblem(key, "is a message; set its fields (`a.b=`) instead"))
             continue
         typed: Any = value
