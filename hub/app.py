@@ -4,11 +4,17 @@ It is the one module that knows every part: the SQLite store, the backend server
 grpc.aio servers, each with its own health service, listening on a unix socket or TCP as
 configured), the `BackendClient` pointing at them, the public gRPC front end, and the HTTP
 server (uvicorn, in the same event loop) with the REST front end, which exposes the routes
-that `api_gateway.routes` lets out. They start in that order.
+that `api_gateway.routes` lets out, and the WebSocket endpoint `/ws`. They start in that
+order.
 
-Stopping drains in order: the gRPC front end reports NOT_SERVING; both front ends stop
-taking requests and let running ones finish within the grace period; then the backends stop
-within what is left of it, then the store closes.
+Events: every committed write nudges the relay, which moves the store's outbox events to the
+in-memory event bus (`hub.bus`) that the front ends' subscriptions read; the relay starts
+right after the store opens, priming the bus before anything serves.
+
+Stopping drains in order: the gRPC front end reports NOT_SERVING; WebSocket clients are
+closed with 1001 (going away); the relay stops and the bus closes (ending every event
+subscription); both front ends stop taking requests and let running ones finish within the
+grace period; then the backends stop within what is left of it, then the store closes.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 from typing import Any, assert_never
 
 from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
@@ -32,12 +38,17 @@ from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient
 from hub.config import SERVICE_NAMES, ApiGateway, ConfigError, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
+from hub.events.bus import EventBus
+from hub.events.memory import MemoryEventBus
+from hub.events.relay import Relay
 from hub.frontends.grpc import GrpcFrontend
 from hub.frontends.http import HttpServer
 from hub.frontends.rest.app import create_rest_app
 from hub.frontends.rest.problems import PROBLEM_JSON
 from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
+from hub.frontends.websocket.endpoint import WebSocketEndpoint
+from hub.health import HealthServicer
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -210,7 +221,20 @@ class Hub:
         self.settings = settings
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
-        self.store: Store = SqliteStore(settings.sqlite_path())
+        self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
+        events = settings.events
+        self.bus: EventBus = MemoryEventBus(
+            retention_count=events.retention_count,
+            retention_seconds=events.retention_seconds,
+            subscriber_queue=events.subscriber_queue,
+        )
+        """Committed events for the front ends to subscribe to (`hub.events.bus.EventBus`)."""
+        self.relay = Relay(
+            self.store,
+            self.bus,
+            retention_count=events.retention_count,
+            poll_interval=events.poll_interval_ms / 1000,
+        )
         self.grpc_address = ""
         """The gRPC front end's bound address (actual port), once started."""
         self.http_address = ""
@@ -220,7 +244,13 @@ class Hub:
         self._frontend: GrpcFrontend | None = None
         self._front_server: aio.Server | None = None
         self._http_server: HttpServer | None = None
+        self.websocket = WebSocketEndpoint(self.bus, settings.http.websocket)
+        """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
         self._store_open = False
+
+    def _committed(self) -> None:
+        """After each committed write: the relay moves its event to the bus at once."""
+        self.relay.nudge()
 
     @property
     def backend_targets(self) -> dict[ServiceName, str]:
@@ -242,6 +272,7 @@ class Hub:
         self.settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         self._store_open = True
+        await self.relay.start()
         for name in SERVICE_NAMES:
             backend = self._build_backend(name, max_bytes)
             self._backends.append(backend)
@@ -252,7 +283,7 @@ class Hub:
             )
 
         self._client = BackendClient(self.backend_targets, max_message_bytes=max_bytes)
-        self._frontend = GrpcFrontend(self._client)
+        self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(options=server_options(max_bytes))
         self._frontend.add_to_server(self._front_server)
         self.grpc_address = listen(self._front_server, self.settings.grpc.listen)
@@ -262,10 +293,17 @@ class Hub:
         rest = create_rest_app(self._client, self.rest_routes, settings=self.settings.http)
         malformed = malformed_request()
         listening, self.http_address = listen_socket(self.settings.http.listen)
-        self._http_server = HttpServer(
-            rest, listening, bad_request=(PROBLEM_JSON.encode(), malformed.body)
-        )
-        await self._http_server.start()
+        try:
+            self._http_server = HttpServer(
+                rest,
+                listening,
+                bad_request=(PROBLEM_JSON.encode(), malformed.body),
+                websocket=self.websocket,
+            )
+            await self._http_server.start()
+        except BaseException:
+            listening.close()  # the server never took it over
+            raise
 
     def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
         server = aio.server(
@@ -280,7 +318,7 @@ class Hub:
                 )
             case _:
                 assert_never(name)
-        servicer = health.aio.HealthServicer()
+        servicer = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         return _BackendServer(name=name, server=server, health=servicer)
 
@@ -293,6 +331,12 @@ class Hub:
         if self._frontend is not None:
             await self._frontend.drain()
             self._frontend = None
+        # Event streams end first, or they would hold the front ends for the whole grace
+        # period; events committed from here on reach subscribers that resume after restart.
+        # WebSocket clients get the close code 1001 (going away) and resume elsewhere.
+        await self.websocket.drain(budget)
+        await self.relay.stop()
+        await self.bus.close()
         fronts: list[Awaitable[None]] = []
         if self._http_server is not None:
             fronts.append(self._http_server.stop(budget))
@@ -324,7 +368,9 @@ class Hub:
         """Each listening address by what listens there, for the start-up log."""
         return {
             "gRPC front end": self.grpc_address,
-            "REST front end (OpenAPI at /openapi.json, docs at /docs)": self.http_address,
+            "REST front end (OpenAPI at /openapi.json, docs at /docs), WebSocket at /ws": (
+                self.http_address
+            ),
             **{
                 f"{backend.name} ({SERVICE_DESCRIPTORS[backend.name].full_name})": backend.bound
                 for backend in self._backends

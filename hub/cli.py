@@ -106,9 +106,12 @@ def _gen() -> int:
         print(f"hub gen: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"generated {target}")
-    # The OpenAPI document reads the field rules through the generated modules, which this
-    # process imported before they were regenerated: export it from a fresh interpreter.
-    exported = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "hub.frontends.rest.export", str(root)], check=False
-    )
-    return EXIT_OK if exported.returncode == 0 else EXIT_FAILED
+    # The OpenAPI and AsyncAPI documents read the protos through the generated modules, which
+    # this process imported before they were regenerated: export them from fresh interpreters.
+    for exporter in ("hub.frontends.rest.export", "hub.frontends.websocket.asyncapi"):
+        exported = subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", exporter, str(root)], check=False
+        )
+        if exported.returncode != 0:
+            return EXIT_FAILED
+    return EXIT_OK

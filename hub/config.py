@@ -104,8 +104,22 @@ class Grpc(_Section):
     max_message_bytes: Annotated[int, Field(gt=0)] = 4 * 1024 * 1024
 
 
+class WebSocket(_Section):
+    """The WebSocket endpoint `/ws` of the HTTP server (docs/websocket.md, asyncapi/hub.yaml)."""
+
+    ping_interval_seconds: Annotated[float, Field(gt=0)] = 20.0
+    """How often the server sends a ping frame to each client."""
+    ping_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
+    """How long a client may take to answer a ping frame before it is closed (1011)."""
+    max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
+    """Largest message a client may send; a larger one closes the connection (1009)."""
+    max_subscriptions: Annotated[int, Field(gt=0)] = 100
+    """Subscriptions one connection may hold at once."""
+
+
 class Http(_Section):
-    """The HTTP server: the REST front end (`/api/...`), its OpenAPI document and docs page."""
+    """The HTTP server: the REST front end (`/api/...`), its OpenAPI document and docs page,
+    and the WebSocket endpoint `/ws`."""
 
     listen: ListenAddress = "0.0.0.0:8080"
     max_body_bytes: Annotated[int, Field(gt=0)] = 1024 * 1024
@@ -114,6 +128,7 @@ class Http(_Section):
     """Deadline of the backend call when the request sets none (`X-Request-Timeout`)."""
     max_timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
     """Longest deadline a request may ask for; longer ones are cut to this."""
+    websocket: WebSocket = Field(default_factory=WebSocket)
 
 
 class Service(_Section):
@@ -148,6 +163,22 @@ class Shutdown(_Section):
     grace_period_seconds: Annotated[float, Field(ge=0)] = 10.0
 
 
+class Events(_Section):
+    """Committed domain events on their way to subscribers (WebSocket, gRPC `WatchEvents`).
+
+    The bus keeps the latest events for subscribers that resume after a disconnect: at most
+    `retention_count` of them, none older than `retention_seconds` (by commit time). Each
+    subscriber may have `subscriber_queue` events waiting before it is dropped as too slow.
+    The relay moves committed events to the bus at once after a write of this process, and
+    looks for others every `poll_interval_ms`.
+    """
+
+    retention_count: Annotated[int, Field(gt=0)] = 10_000
+    retention_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    subscriber_queue: Annotated[int, Field(gt=0)] = 1024
+    poll_interval_ms: Annotated[int, Field(gt=0)] = 200
+
+
 class Settings(_Section):
     """Everything `hub serve` needs. Build it with `load_settings`."""
 
@@ -158,6 +189,7 @@ class Settings(_Section):
     services: Services = Field(default_factory=Services)
     storage: Storage = Field(default_factory=Storage)
     shutdown: Shutdown = Field(default_factory=Shutdown)
+    events: Events = Field(default_factory=Events)
     api_gateway: ApiGateway = Field(default_factory=ApiGateway)
 
     def sqlite_path(self) -> Path:

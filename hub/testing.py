@@ -4,10 +4,10 @@
         reply = await running.users.CreateUser(request)
 
 The hub keeps its data (SQLite file, unix sockets) under the folder given; its public gRPC
-front end and its HTTP server (REST, at `running.http_url`) listen on 127.0.0.1 on free
-ports; the backends listen on unix sockets in that folder (`binding="unix"`, the embedded
-default) or on free TCP ports (`binding="tcp"`). The harness waits until the front end
-reports every service SERVING before handing over.
+front end and its HTTP server (REST at `running.http_url`, WebSocket at `running.ws_url`)
+listen on 127.0.0.1 on free ports; the backends listen on unix sockets in that folder
+(`binding="unix"`, the embedded default) or on free TCP ports (`binding="tcp"`). The harness
+waits until the front end reports every service SERVING before handing over.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from hub.app import Hub, dial_target
 from hub.config import SERVICE_NAMES, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
+from hub.frontends.websocket.endpoint import WEBSOCKET_PATH
 
 if TYPE_CHECKING:
     from hub.contracts.mindmap.v1.mindmap_pb2_grpc import MindmapServiceAsyncStub
@@ -74,6 +75,11 @@ class RunningHub:
     def http_url(self) -> str:
         """The base URL of the HTTP server (REST routes, `/openapi.json`, `/docs`)."""
         return f"http://{dial_target(self.hub.http_address)}"
+
+    @property
+    def ws_url(self) -> str:
+        """The URL of the WebSocket endpoint (event subscriptions)."""
+        return f"ws://{dial_target(self.hub.http_address)}{WEBSOCKET_PATH}"
 
     @property
     def backend_targets(self) -> Mapping[ServiceName, str]:

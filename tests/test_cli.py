@@ -112,13 +112,17 @@ def test_gen_in_a_checkout_writes_the_contracts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """`hub gen` compiles the checkout's protos into its hub/contracts, then writes the
-    OpenAPI document made from them (in a fresh interpreter: its output is on the fd)."""
+    OpenAPI and AsyncAPI documents made from them (in fresh interpreters: their output is on
+    the fd)."""
     _copy_protos(tmp_path)
     monkeypatch.chdir(tmp_path)
 
     assert 0 == main(["gen"])
     contracts = tmp_path / "hub" / "contracts"
     document = tmp_path / "openapi" / "hub.openapi.json"
-    assert f"generated {contracts}\ngenerated {document}\n" == capfd.readouterr().out
+    events = tmp_path / "asyncapi" / "hub.yaml"
+    expected = f"generated {contracts}\ngenerated {document}\ngenerated {events}\n"
+    assert expected == capfd.readouterr().out
     assert (contracts / "user" / "v1" / "user_pb2_grpc.py").is_file()
     assert document.is_file()
+    assert events.is_file()

@@ -52,6 +52,12 @@ def test_defaults_without_file_or_environment(
         settings.http.max_timeout_seconds,
     )
     assert 10.0 == settings.shutdown.grace_period_seconds
+    assert (10_000, 3600.0, 1024, 200) == (
+        settings.events.retention_count,
+        settings.events.retention_seconds,
+        settings.events.subscriber_queue,
+        settings.events.poll_interval_ms,
+    )
     assert [] == settings.api_gateway.policies
     assert ["/api/v1/users", "/api/v1/mindmaps"] == [r.path for r in settings.api_gateway.routes]
     assert Path("hub-data/hub.sqlite3") == settings.sqlite_path()
@@ -201,6 +207,11 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "shutdown.grace_period_seconds: Input should be greater than or equal to 0",
         ),
         ("profile: staging", "profile: Input should be 'development' or 'production'"),
+        (
+            "events: {subscriber_queue: 0}",
+            "events.subscriber_queue: Input should be greater than 0",
+        ),
+        ("events: {retention: 5}", "events.retention: unknown key"),
     ],
 )
 def test_bad_file_names_the_dotted_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -2,8 +2,9 @@
 
 buf lint passes; the vendored google/api protos are the ones the installed
 googleapis-common-protos wheel ships (the generated code links against that wheel's
-modules, so the two must not drift apart); every RPC has a REST mapping under its
-service's gateway route (SPEC §1); buf.yaml is a v2 workspace.
+modules, so the two must not drift apart); every RPC of the backend services has a REST
+mapping under its service's gateway route (SPEC §1), and the event service, a stream served
+by the front end itself, has none; buf.yaml is a v2 workspace.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 
 from hub.codegen import THIRD_PARTY_ROOT
+from hub.contracts.events.v1 import events_pb2
 from hub.contracts.mindmap.v1 import mindmap_pb2
 from hub.contracts.user.v1 import user_pb2
 
@@ -108,6 +110,29 @@ def test_every_rpc_is_mapped_under_its_gateway_route(
         ):
             unmapped.append(f"{method.name}: {paths}")
     assert [] == unmapped
+
+
+def test_the_contracts_define_the_backend_services_and_the_event_service() -> None:
+    """The services are the two backends' (REST-mapped above) and EventService."""
+    services = [
+        service.full_name
+        for module in (events_pb2, mindmap_pb2, user_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+    ]
+    assert [
+        "hub.events.v1.EventService",
+        "hub.mindmap.v1.MindmapService",
+        "hub.user.v1.UserService",
+    ] == services
+
+
+def test_event_service_streams_and_has_no_rest_mapping() -> None:
+    """WatchEvents streams its responses, so it has no google.api.http rule to transcode
+    (its HTTP counterpart is the WebSocket endpoint)."""
+    methods = events_pb2.DESCRIPTOR.services_by_name["EventService"].methods
+    assert [("WatchEvents", False, True, None)] == [
+        (m.name, m.client_streaming, m.server_streaming, http_rule(m)) for m in methods
+    ]
 
 
 def test_buf_yaml_is_a_v2_workspace() -> None:

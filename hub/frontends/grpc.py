@@ -1,4 +1,5 @@
-"""The public gRPC front end: forwards every backend method, serves health and reflection.
+"""The public gRPC front end: forwards every backend method, streams events, serves health and
+reflection.
 
 Forwarding is pure pass-through: each method of `hub.user.v1.UserService` and
 `hub.mindmap.v1.MindmapService` (taken from the service descriptors, so a new RPC is forwarded
@@ -10,9 +11,13 @@ without touching this file) gets a handler that hands the serialized request to
 - the backend's initial and trailing metadata, and on failure its status code, message and
   trailing metadata, `grpc-status-details-bin` included, so rich error details arrive intact.
 
+Given the hub's event bus, it also serves `hub.events.v1.EventService` itself (grpc_events.py):
+events are not a backend's, so there is nothing to forward.
+
 Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name) that
-mirrors the backend's own health service, and the overall status `""`, SERVING only while every
-backend is. `drain()` turns them all NOT_SERVING for good before the server stops.
+mirrors the backend's own health service, EventService SERVING while the front end runs, and
+the overall status `""`, SERVING only while every backend is. `drain()` turns them all
+NOT_SERVING for good and ends the open event streams, before the server stops.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ from grpc_reflection.v1alpha import reflection
 
 from hub.client import SERVICE_DESCRIPTORS, BackendClient, method_path
 from hub.config import ServiceName
+from hub.contracts.events.v1 import events_pb2_grpc
+from hub.events.bus import EventBus
+from hub.frontends.grpc_events import SERVICE_NAME as EVENTS_SERVICE
+from hub.frontends.grpc_events import EventStreams
+from hub.health import HealthServicer
 
 _Metadata = tuple[tuple[str, str | bytes], ...]
 
@@ -108,15 +118,17 @@ def _forwarder(client: BackendClient, method: str) -> _Handler:
 
 
 class GrpcFrontend:
-    """Forwarding handlers, health and reflection for one grpc.aio server.
+    """Forwarding handlers, the event stream, health and reflection for one grpc.aio server.
 
     Use: `add_to_server(server)` before the server starts, `start()` once it runs (begins
-    mirroring backend health), `drain()` before stopping it.
+    mirroring backend health), `drain()` before stopping it. Without a `bus`, EventService
+    is not served (a front end that only forwards).
     """
 
-    def __init__(self, client: BackendClient) -> None:
+    def __init__(self, client: BackendClient, *, bus: EventBus | None = None) -> None:
         self._client = client
-        self._health = health.aio.HealthServicer()
+        self._events = None if bus is None else EventStreams(bus)
+        self._health = HealthServicer()
         self._serving = dict.fromkeys(
             (descriptor.full_name for descriptor in SERVICE_DESCRIPTORS.values()), False
         )
@@ -134,24 +146,36 @@ class GrpcFrontend:
             server.add_generic_rpc_handlers(
                 (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)
             )
+        if self._events is not None:
+            events_pb2_grpc.add_EventServiceServicer_to_server(self._events, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection(
-            (*self._serving, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (*self._serving, *self._local_services(), health.SERVICE_NAME, reflection.SERVICE_NAME),
+            server,
         )
+
+    def _local_services(self) -> tuple[str, ...]:
+        """The services served here rather than forwarded."""
+        return () if self._events is None else (EVENTS_SERVICE,)
 
     async def start(self) -> None:
         """Reports every service NOT_SERVING until its backend says otherwise, and starts
-        following each backend's health."""
+        following each backend's health; the services served here are SERVING at once."""
         for service in ("", *self._serving):
             await self._health.set(service, NOT_SERVING)
+        for service in self._local_services():
+            await self._health.set(service, SERVING)
         self._mirrors = [
             asyncio.create_task(self._mirror(name), name=f"health mirror of {name}")
             for name in SERVICE_DESCRIPTORS
         ]
 
     async def drain(self) -> None:
-        """Reports NOT_SERVING from now on, for every service, and stops following backends."""
+        """Reports NOT_SERVING from now on, for every service, ends the open event streams
+        (UNAVAILABLE: clients resume elsewhere or later) and stops following backends."""
         await self._health.enter_graceful_shutdown()
+        if self._events is not None:
+            self._events.drain()
         for task in self._mirrors:
             task.cancel()
         for task in self._mirrors:

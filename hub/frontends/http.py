@@ -1,5 +1,11 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
+It serves the REST app and, for WebSocket upgrades at `/ws`, the WebSocket endpoint:
+`_Dispatch` looks at the scope's type and path only, so REST requests pay one comparison.
+WebSockets run on uvicorn's `websockets-sansio` protocol (no task of its own per connection),
+without permessage-deflate (it costs about 3x the memory per idle connection), with ping
+frames as the keepalive and the message size limit of `http.websocket`.
+
 The composition root binds the socket (so that a taken address fails the way a gRPC one
 does) and hands it over with the ASGI app. uvicorn runs with the httptools parser in the
 running loop, beside the grpc.aio servers; `hub serve` makes that loop a uvloop one. The
@@ -20,22 +26,39 @@ import contextlib
 import math
 import socket
 
+import grpc
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from hub.config import WebSocket
+from hub.frontends.rest.responses import HttpProblem
+from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
 
 
 class HttpServer:
-    """uvicorn serving `app` on a bound socket. `await start()`, later `await stop(grace)`."""
+    """uvicorn serving `app`, and `websocket` at `/ws`, on a bound socket. `await start()`,
+    later `await stop(grace)`."""
 
     def __init__(
-        self, app: ASGIApp, listening: socket.socket, *, bad_request: tuple[bytes, bytes]
+        self,
+        app: ASGIApp,
+        listening: socket.socket,
+        *,
+        bad_request: tuple[bytes, bytes],
+        websocket: WebSocketEndpoint | None = None,
     ) -> None:
-        """`bad_request`: (content type, body) of the 400 for a request that does not parse."""
+        """`bad_request`: (content type, body) of the 400 for a request that does not parse;
+        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404)."""
+        settings = websocket.settings if websocket is not None else WebSocket()
         self._config = uvicorn.Config(
-            app,
+            _Dispatch(app, websocket),
             http=_httptools_answering(*bad_request),
-            ws="none",
+            ws="websockets-sansio",
+            ws_max_size=settings.max_message_bytes,
+            ws_ping_interval=settings.ping_interval_seconds,
+            ws_ping_timeout=settings.ping_timeout_seconds,
+            ws_per_message_deflate=False,
             lifespan="off",
             interface="asgi3",
             log_config=None,
@@ -59,7 +82,8 @@ class HttpServer:
 
     async def stop(self, grace: float) -> None:
         """Stops accepting, then lets running requests finish within `grace` seconds
-        (uvicorn counts whole seconds: the grace is rounded up)."""
+        (uvicorn counts whole seconds: the grace is rounded up). WebSockets still open are
+        closed by uvicorn with 1012: drain the endpoint first to close them with 1001."""
         if self._clock is not None:
             self._clock.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -92,3 +116,33 @@ def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProt
             self.transport.close()
 
     return Protocol
+
+
+class _Dispatch:
+    """WebSocket upgrades at `/ws` to the WebSocket endpoint, everything else to `http`; an
+    upgrade elsewhere is refused with a 404 problem, like an unknown REST path."""
+
+    def __init__(self, http: ASGIApp, websocket: ASGIApp | None) -> None:
+        self._http = http
+        self._websocket = websocket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self._http(scope, receive, send)
+        elif self._websocket is not None and scope["path"] == WEBSOCKET_PATH:
+            await self._websocket(scope, receive, send)
+        else:
+            await _refuse(scope, send)
+
+
+async def _refuse(scope: Scope, send: Send) -> None:
+    """A 404 instead of the handshake (ASGI's WebSocket Denial Response extension)."""
+    response = HttpProblem(
+        404,
+        f"no WebSocket endpoint at this path; connect to {WEBSOCKET_PATH}",
+        code=grpc.StatusCode.NOT_FOUND,
+        reason="ROUTE_NOT_FOUND",
+    ).response(scope["raw_path"].decode("latin-1"))
+    headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": response.body})

@@ -54,6 +54,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) STRICT
         """,
     ),
+    # 2: the relay cursor: one row, the id of the last outbox event published to the bus.
+    # Events committed before there was a relay count as published (nobody subscribed to
+    # them); the relay still primes the bus with the latest of them.
+    (
+        """
+        CREATE TABLE relay_cursor (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_event_id INTEGER NOT NULL
+        ) STRICT
+        """,
+        "INSERT INTO relay_cursor (id, last_event_id) SELECT 1, coalesce(max(id), 0) FROM outbox",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

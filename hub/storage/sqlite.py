@@ -74,10 +74,15 @@ _INSERT_EVENT = """
 
 
 class SqliteStore:
-    """A `hub.storage.store.Store` on the SQLite file at `path` (its folder is created)."""
+    """A `hub.storage.store.Store` on the SQLite file at `path` (its folder is created).
 
-    def __init__(self, path: str | Path) -> None:
+    `on_commit`, if given, is called in the event loop after every committed write (the
+    composition root wakes the event relay with it).
+    """
+
+    def __init__(self, path: str | Path, *, on_commit: Callable[[], None] | None = None) -> None:
         self._path = Path(path)
+        self._on_commit = on_commit
         self._writer = _Lane("hub-sqlite-writer")
         self._reader = _Lane("hub-sqlite-reader")
 
@@ -208,6 +213,17 @@ class SqliteStore:
         )
         return [rows.event_from_row(row) for row in found]
 
+    async def read_relay_cursor(self) -> int:
+        (row,) = await self._read("SELECT last_event_id FROM relay_cursor", ())
+        last: int = row["last_event_id"]
+        return last
+
+    async def save_relay_cursor(self, event_id: int) -> None:
+        def save(connection: sqlite3.Connection) -> None:
+            connection.execute("UPDATE relay_cursor SET last_event_id = ?", (event_id,))
+
+        await self._writer.run(save)
+
     # Lanes -------------------------------------------------------------------------------
 
     async def _write(self, change: Callable[[sqlite3.Connection], None], event: Event) -> int:
@@ -222,7 +238,10 @@ class SqliteStore:
             event_id: int = inserted["id"]
             return event_id
 
-        return await self._writer.run(transaction)
+        event_id = await self._writer.run(transaction)
+        if self._on_commit is not None:
+            self._on_commit()
+        return event_id
 
     async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
         """The rows (column → value dictionaries) of one query on the reader lane."""

@@ -11,6 +11,8 @@ Contract, for every implementation (tests/storage runs one suite against each):
   The caller chooses the new etag (it is part of the message it passes).
 - Outbox ids are assigned by the store, strictly increasing in commit order.
 - List methods return rows in insertion order (`seq`), the key page tokens are built on.
+- The relay cursor (the last event id moved to the event bus) persists with the data, so a
+  restarted relay resumes after the last event it published, whatever happened in between.
 """
 
 from __future__ import annotations
@@ -92,3 +94,9 @@ class Store(Protocol):
 
     async def read_outbox(self, after_id: int, limit: int) -> list[Event]:
         """Up to `limit` committed events with id > `after_id`, by id, `id` field set."""
+
+    async def read_relay_cursor(self) -> int:
+        """The id of the last event the relay published, as last saved (0 if never)."""
+
+    async def save_relay_cursor(self, event_id: int) -> None:
+        """Records that the relay published every event up to `event_id`."""

@@ -12,6 +12,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from hub.frontends.grpc_events import SERVICE_NAME as EVENTS
 from hub.testing import RunningHub
 from tests.frontends.conftest import MINDMAPS, NOT_SERVING, SERVING, USERS, Forwarding
 from tests.frontends.conftest import wait_for_status as wait_for
@@ -24,10 +25,12 @@ async def _check(health_stub: Any, service: str) -> int:
 
 
 async def test_every_service_reports_serving(running: RunningHub) -> None:
-    """Overall ("") and each forwarded service by its full gRPC name are SERVING."""
-    statuses = [await _check(running.health, service) for service in ("", USERS, MINDMAPS)]
+    """Overall (""), each forwarded service by its full gRPC name, and the event service
+    served by the front end itself are SERVING."""
+    services = ("", USERS, MINDMAPS, EVENTS)
+    statuses = [await _check(running.health, service) for service in services]
 
-    assert [SERVING, SERVING, SERVING] == statuses
+    assert [SERVING, SERVING, SERVING, SERVING] == statuses
 
 
 async def test_unknown_service_is_not_found(running: RunningHub) -> None:
@@ -91,12 +94,14 @@ async def _reflect(
 
 
 async def test_reflection_lists_the_services(running: RunningHub) -> None:
-    """Reflection names both forwarded services, health and reflection itself."""
+    """Reflection names both forwarded services, the event service, health and reflection
+    itself."""
     response = await _reflect(running, reflection_pb2.ServerReflectionRequest(list_services=""))
 
     assert [
         "grpc.health.v1.Health",
         "grpc.reflection.v1alpha.ServerReflection",
+        EVENTS,
         MINDMAPS,
         USERS,
     ] == sorted(service.name for service in response.list_services_response.service)
@@ -104,7 +109,11 @@ async def test_reflection_lists_the_services(running: RunningHub) -> None:
 
 @pytest.mark.parametrize(
     ("symbol", "file"),
-    [(USERS, "hub/user/v1/user.proto"), (MINDMAPS, "hub/mindmap/v1/mindmap.proto")],
+    [
+        (USERS, "hub/user/v1/user.proto"),
+        (MINDMAPS, "hub/mindmap/v1/mindmap.proto"),
+        (EVENTS, "hub/events/v1/events.proto"),
+    ],
 )
 async def test_reflection_resolves_the_proto_file(
     running: RunningHub, symbol: str, file: str

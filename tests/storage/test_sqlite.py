@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from hub.storage.migrations import LATEST_VERSION, SchemaTooNewError, migrate, schema_version
+from hub.errors import FailedPrecondition
+from hub.storage.migrations import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    SchemaTooNewError,
+    migrate,
+    schema_version,
+)
 from hub.storage.sqlite import SqliteStore
-from tests.storage.messages import add_mindmap, add_user
+from tests.storage.messages import add_mindmap, add_user, user_event
 
 
 @pytest.fixture
@@ -97,3 +104,48 @@ async def test_a_store_that_is_not_open_refuses_work(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "hub.db")
     with pytest.raises(RuntimeError, match="not open"):
         await store.list_users(0, 10)
+
+
+def test_migration_2_puts_the_relay_cursor_after_the_events_of_a_version_1_database(
+    connection: sqlite3.Connection,
+) -> None:
+    """Events committed before there was a relay count as published: a hub upgraded over a
+    long history does not replay all of it at start (it primes the bus with the latest)."""
+    for statement in MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    for _ in range(3):
+        connection.execute(
+            "INSERT INTO outbox (type, subject, owner_id, time_ns, event) "
+            "VALUES ('t', 's', 'o', 1, x'')"
+        )
+
+    assert 2 == migrate(connection, "test")[0]
+    assert [(3,)] == connection.execute("SELECT last_event_id FROM relay_cursor").fetchall()
+    assert [(1,), (2,), (3,)] == connection.execute("SELECT id FROM outbox").fetchall()
+
+
+def test_migration_2_starts_the_relay_cursor_of_a_new_database_at_0(
+    connection: sqlite3.Connection,
+) -> None:
+    migrate(connection, "test")
+
+    assert [(0,)] == connection.execute("SELECT last_event_id FROM relay_cursor").fetchall()
+
+
+async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_rejected_one(
+    tmp_path: Path,
+) -> None:
+    commits: list[None] = []
+    store = SqliteStore(tmp_path / "hub.db", on_commit=lambda: commits.append(None))
+    await store.open()
+    try:
+        user = await add_user(store)
+        await add_mindmap(store, user.id)
+        with pytest.raises(FailedPrecondition):
+            await store.delete_user(user.id, user.etag, user_event("deleted", user))
+        await store.save_relay_cursor(2)
+    finally:
+        await store.close()
+
+    assert 2 == len(commits)

@@ -25,36 +25,51 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from hub.contracts.mindmap.v1 import mindmap_pb2 as hub_dot_mindmap_dot_v1_dot_mindmap__pb2
+from hub.contracts.rules.v1 import rules_pb2 as hub_dot_rules_dot_v1_dot_rules__pb2
 from hub.contracts.user.v1 import user_pb2 as hub_dot_user_dot_v1_dot_user__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahub/events/v1/events.proto\x12\rhub.events.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1chub/mindmap/v1/mindmap.proto\x1a\x16hub/user/v1/user.proto\"\xaf\x05\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x13\n\x0btraceparent\x18\x07 \x01(\t\x12\x32\n\x0cuser_created\x18\n \x01(\x0b\x32\x1a.hub.events.v1.UserCreatedH\x00\x12\x32\n\x0cuser_updated\x18\x0b \x01(\x0b\x32\x1a.hub.events.v1.UserUpdatedH\x00\x12\x32\n\x0cuser_deleted\x18\x0c \x01(\x0b\x32\x1a.hub.events.v1.UserDeletedH\x00\x12\x38\n\x0fmindmap_created\x18\x14 \x01(\x0b\x32\x1d.hub.events.v1.MindmapCreatedH\x00\x12\x38\n\x0fmindmap_updated\x18\x15 \x01(\x0b\x32\x1d.hub.events.v1.MindmapUpdatedH\x00\x12\x38\n\x0fmindmap_deleted\x18\x16 \x01(\x0b\x32\x1d.hub.events.v1.MindmapDeletedH\x00\x12.\n\nnode_added\x18\x17 \x01(\x0b\x32\x18.hub.events.v1.NodeAddedH\x00\x12\x32\n\x0cnode_updated\x18\x18 \x01(\x0b\x32\x1a.hub.events.v1.NodeUpdatedH\x00\x12.\n\nnode_moved\x18\x19 \x01(\x0b\x32\x18.hub.events.v1.NodeMovedH\x00\x12\x32\n\x0cnode_deleted\x18\x1a \x01(\x0b\x32\x1a.hub.events.v1.NodeDeletedH\x00\x42\t\n\x07payload\".\n\x0bUserCreated\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"\x89\x01\n\x0bUserUpdated\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12(\n\rprevious_plan\x18\x03 \x01(\x0e\x32\x11.hub.user.v1.Plan\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\":\n\x0eMindmapCreated\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"k\n\x0eMindmapUpdated\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0eMindmapDeleted\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\"Q\n\tNodeAdded\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x84\x01\n\x0bNodeUpdated\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"h\n\tNodeMoved\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12\x15\n\rold_parent_id\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"Z\n\x0bNodeDeleted\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x18\n\x10\x64\x65leted_node_ids\x18\x03 \x03(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahub/events/v1/events.proto\x12\rhub.events.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1chub/mindmap/v1/mindmap.proto\x1a\x18hub/rules/v1/rules.proto\x1a\x16hub/user/v1/user.proto\"\xb5\x02\n\x12WatchEventsRequest\x12\x18\n\x08owner_id\x18\x01 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12\x1a\n\nmindmap_id\x18\x02 \x01(\tB\x06\xea\xe0\x18\x02\x10@\x12\xc2\x01\n\x05types\x18\x03 \x03(\tB\xb2\x01\xea\xe0\x18\xad\x01\x38\nB\xa8\x01\x1a|^(user\\.(created|updated|deleted)|mindmap\\.(created|updated|deleted|node_added|node_updated|node_moved|node_deleted))$(?!\\n)Z(be an event type like mindmap.node_added\x12\x1a\n\x05since\x18\x04 \x01(\x03\x42\x06\xea\xe0\x18\x02 \x00H\x00\x88\x01\x01\x42\x08\n\x06_since\":\n\x13WatchEventsResponse\x12#\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.hub.events.v1.Event\"\xaf\x05\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04type\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x10\n\x08owner_id\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x13\n\x0btraceparent\x18\x07 \x01(\t\x12\x32\n\x0cuser_created\x18\n \x01(\x0b\x32\x1a.hub.events.v1.UserCreatedH\x00\x12\x32\n\x0cuser_updated\x18\x0b \x01(\x0b\x32\x1a.hub.events.v1.UserUpdatedH\x00\x12\x32\n\x0cuser_deleted\x18\x0c \x01(\x0b\x32\x1a.hub.events.v1.UserDeletedH\x00\x12\x38\n\x0fmindmap_created\x18\x14 \x01(\x0b\x32\x1d.hub.events.v1.MindmapCreatedH\x00\x12\x38\n\x0fmindmap_updated\x18\x15 \x01(\x0b\x32\x1d.hub.events.v1.MindmapUpdatedH\x00\x12\x38\n\x0fmindmap_deleted\x18\x16 \x01(\x0b\x32\x1d.hub.events.v1.MindmapDeletedH\x00\x12.\n\nnode_added\x18\x17 \x01(\x0b\x32\x18.hub.events.v1.NodeAddedH\x00\x12\x32\n\x0cnode_updated\x18\x18 \x01(\x0b\x32\x1a.hub.events.v1.NodeUpdatedH\x00\x12.\n\nnode_moved\x18\x19 \x01(\x0b\x32\x18.hub.events.v1.NodeMovedH\x00\x12\x32\n\x0cnode_deleted\x18\x1a \x01(\x0b\x32\x1a.hub.events.v1.NodeDeletedH\x00\x42\t\n\x07payload\".\n\x0bUserCreated\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\"\x89\x01\n\x0bUserUpdated\x12\x1f\n\x04user\x18\x01 \x01(\x0b\x32\x11.hub.user.v1.User\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12(\n\rprevious_plan\x18\x03 \x01(\x0e\x32\x11.hub.user.v1.Plan\"\x1e\n\x0bUserDeleted\x12\x0f\n\x07user_id\x18\x01 \x01(\t\":\n\x0eMindmapCreated\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\"k\n\x0eMindmapUpdated\x12(\n\x07mindmap\x18\x01 \x01(\x0b\x32\x17.hub.mindmap.v1.Mindmap\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x0eMindmapDeleted\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\"Q\n\tNodeAdded\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"\x84\x01\n\x0bNodeUpdated\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"h\n\tNodeMoved\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\"\n\x04node\x18\x02 \x01(\x0b\x32\x14.hub.mindmap.v1.Node\x12\x15\n\rold_parent_id\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"Z\n\x0bNodeDeleted\x12\x12\n\nmindmap_id\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x18\n\x10\x64\x65leted_node_ids\x18\x03 \x03(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t2f\n\x0c\x45ventService\x12V\n\x0bWatchEvents\x12!.hub.events.v1.WatchEventsRequest\x1a\".hub.events.v1.WatchEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hub.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=167
-  _globals['_EVENT']._serialized_end=854
-  _globals['_USERCREATED']._serialized_start=856
-  _globals['_USERCREATED']._serialized_end=902
-  _globals['_USERUPDATED']._serialized_start=905
-  _globals['_USERUPDATED']._serialized_end=1042
-  _globals['_USERDELETED']._serialized_start=1044
-  _globals['_USERDELETED']._serialized_end=1074
-  _globals['_MINDMAPCREATED']._serialized_start=1076
-  _globals['_MINDMAPCREATED']._serialized_end=1134
-  _globals['_MINDMAPUPDATED']._serialized_start=1136
-  _globals['_MINDMAPUPDATED']._serialized_end=1243
-  _globals['_MINDMAPDELETED']._serialized_start=1245
-  _globals['_MINDMAPDELETED']._serialized_end=1281
-  _globals['_NODEADDED']._serialized_start=1283
-  _globals['_NODEADDED']._serialized_end=1364
-  _globals['_NODEUPDATED']._serialized_start=1367
-  _globals['_NODEUPDATED']._serialized_end=1499
-  _globals['_NODEMOVED']._serialized_start=1501
-  _globals['_NODEMOVED']._serialized_end=1605
-  _globals['_NODEDELETED']._serialized_start=1607
-  _globals['_NODEDELETED']._serialized_end=1697
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['owner_id']._loaded_options = None
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['owner_id']._serialized_options = b'\352\340\030\002\020@'
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['mindmap_id']._loaded_options = None
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['mindmap_id']._serialized_options = b'\352\340\030\002\020@'
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['types']._loaded_options = None
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['types']._serialized_options = b'\352\340\030\255\0018\nB\250\001\032|^(user\\.(created|updated|deleted)|mindmap\\.(created|updated|deleted|node_added|node_updated|node_moved|node_deleted))$(?!\\n)Z(be an event type like mindmap.node_added'
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['since']._loaded_options = None
+  _globals['_WATCHEVENTSREQUEST'].fields_by_name['since']._serialized_options = b'\352\340\030\002 \000'
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=193
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=502
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=504
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=562
+  _globals['_EVENT']._serialized_start=565
+  _globals['_EVENT']._serialized_end=1252
+  _globals['_USERCREATED']._serialized_start=1254
+  _globals['_USERCREATED']._serialized_end=1300
+  _globals['_USERUPDATED']._serialized_start=1303
+  _globals['_USERUPDATED']._serialized_end=1440
+  _globals['_USERDELETED']._serialized_start=1442
+  _globals['_USERDELETED']._serialized_end=1472
+  _globals['_MINDMAPCREATED']._serialized_start=1474
+  _globals['_MINDMAPCREATED']._serialized_end=1532
+  _globals['_MINDMAPUPDATED']._serialized_start=1534
+  _globals['_MINDMAPUPDATED']._serialized_end=1641
+  _globals['_MINDMAPDELETED']._serialized_start=1643
+  _globals['_MINDMAPDELETED']._serialized_end=1679
+  _globals['_NODEADDED']._serialized_start=1681
+  _globals['_NODEADDED']._serialized_end=1762
+  _globals['_NODEUPDATED']._serialized_start=1765
+  _globals['_NODEUPDATED']._serialized_end=1897
+  _globals['_NODEMOVED']._serialized_start=1899
+  _globals['_NODEMOVED']._serialized_end=2003
+  _globals['_NODEDELETED']._serialized_start=2005
+  _globals['_NODEDELETED']._serialized_end=2095
+  _globals['_EVENTSERVICE']._serialized_start=2097
+  _globals['_EVENTSERVICE']._serialized_end=2199
 # @@protoc_insertion_point(module_scope)

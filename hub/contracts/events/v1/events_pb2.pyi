@@ -23,6 +23,78 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class WatchEventsRequest(_message.Message):
+    """Request of WatchEvents: which events to stream, and from where. The
+    criteria combine: an event is streamed when it passes every one set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    MINDMAP_ID_FIELD_NUMBER: _builtins.int
+    TYPES_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    owner_id: _builtins.str
+    """Only events of this user: about the user itself or about their mindmaps.
+    Empty means every owner.
+    """
+    mindmap_id: _builtins.str
+    """Only events about this mindmap and its nodes. Empty means every mindmap
+    (and the users).
+    """
+    since: _builtins.int
+    """Resume after the event with this id: the id of the last event the client
+    received. Unset: stream live events only, from now on.
+    """
+    @_builtins.property
+    def types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only events of these types, e.g. "mindmap.node_added" (see Event.type).
+        Empty means every type.
+        """
+
+    def __init__(
+        self,
+        *,
+        owner_id: _builtins.str = ...,
+        mindmap_id: _builtins.str = ...,
+        types: _abc.Iterable[_builtins.str] | None = ...,
+        since: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_since", b"_since", "since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_since", b"_since", "mindmap_id", b"mindmap_id", "owner_id", b"owner_id", "since", b"since", "types", b"types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__since: _TypeAlias = _typing.Literal["since"]  # noqa: Y015
+    _WhichOneofArgType__since: _TypeAlias = _typing.Literal["_since", b"_since"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__since) -> _WhichOneofReturnType__since | None: ...
+
+Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
+
+@_typing.final
+class WatchEventsResponse(_message.Message):
+    """One message of the WatchEvents stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> Global___Event:
+        """The event."""
+
+    def __init__(
+        self,
+        *,
+        event: Global___Event | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchEventsResponse: _TypeAlias = WatchEventsResponse  # noqa: Y015
+
+@_typing.final
 class Event(_message.Message):
     """A domain event: one per committed write, written to the outbox in the same
     transaction as the write it describes.

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from hub.contracts.events.v1 import events_pb2 as hub_dot_events_dot_v1_dot_events__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,102 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class EventServiceStub:
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.WatchEvents = channel.unary_stream(
+                '/hub.events.v1.EventService/WatchEvents',
+                request_serializer=hub_dot_events_dot_v1_dot_events__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=hub_dot_events_dot_v1_dot_events__pb2.WatchEventsResponse.FromString,
+                _registered_method=True)
+
+
+class EventServiceServicer:
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    def WatchEvents(self, request, context):
+        """Streams the events that match the request's filter, in id order, each
+        once: first, when `since` is set, the retained events after it, then live
+        events as their writes commit, until the client cancels.
+
+        The stream's initial metadata is sent once the subscription is in place:
+        every event committed after the client has received it will arrive.
+
+        The stream ends with a status, each with a google.rpc.ErrorInfo (domain
+        "hub") whose reason says why:
+        - INVALID_ARGUMENT, reason INVALID_ARGUMENT, with a BadRequest naming the
+        fields (an unknown event type, an overlong id, a negative `since`).
+        - OUT_OF_RANGE, reason RESUME_TOO_OLD: the events after `since` are no
+        longer retained (metadata `since`, `oldestRetained`: the oldest id still
+        kept). Nothing is streamed. Watch again without `since` (and reload the
+        state the events would have changed).
+        - RESOURCE_EXHAUSTED, reason SLOW_CONSUMER: the client read too slowly and
+        fell further behind than the hub buffers for one subscriber; the events
+        it did receive arrive first (metadata `lastDelivered`: the id of the last
+        event sent). Watch again with `since` = the id of the last event read.
+        - UNAVAILABLE, reason SHUTTING_DOWN: the hub is stopping. Watch again,
+        with `since` = the id of the last event read, once it is back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_EventServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=hub_dot_events_dot_v1_dot_events__pb2.WatchEventsRequest.FromString,
+                    response_serializer=hub_dot_events_dot_v1_dot_events__pb2.WatchEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'hub.events.v1.EventService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('hub.events.v1.EventService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class EventService:
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/hub.events.v1.EventService/WatchEvents',
+            hub_dot_events_dot_v1_dot_events__pb2.WatchEventsRequest.SerializeToString,
+            hub_dot_events_dot_v1_dot_events__pb2.WatchEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

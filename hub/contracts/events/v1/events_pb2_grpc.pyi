@@ -5,9 +5,16 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from hub.contracts.events.v1 import events_pb2 as _events_pb2
 import abc as _abc_1
 import grpc as _grpc
+import sys
 import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import Self as _Self
+else:
+    from typing_extensions import Self as _Self
 
 _T = _typing.TypeVar("_T")
 
@@ -18,3 +25,103 @@ class _ServicerContext(_grpc.ServicerContext, _aio.ServicerContext):  # type: ig
 
 GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
+
+class EventServiceStub:
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> EventServiceAsyncStub: ...
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.WatchEventsResponse]
+    """Streams the events that match the request's filter, in id order, each
+    once: first, when `since` is set, the retained events after it, then live
+    events as their writes commit, until the client cancels.
+
+    The stream's initial metadata is sent once the subscription is in place:
+    every event committed after the client has received it will arrive.
+
+    The stream ends with a status, each with a google.rpc.ErrorInfo (domain
+    "hub") whose reason says why:
+    - INVALID_ARGUMENT, reason INVALID_ARGUMENT, with a BadRequest naming the
+      fields (an unknown event type, an overlong id, a negative `since`).
+    - OUT_OF_RANGE, reason RESUME_TOO_OLD: the events after `since` are no
+      longer retained (metadata `since`, `oldestRetained`: the oldest id still
+      kept). Nothing is streamed. Watch again without `since` (and reload the
+      state the events would have changed).
+    - RESOURCE_EXHAUSTED, reason SLOW_CONSUMER: the client read too slowly and
+      fell further behind than the hub buffers for one subscriber; the events
+      it did receive arrive first (metadata `lastDelivered`: the id of the last
+      event sent). Watch again with `since` = the id of the last event read.
+    - UNAVAILABLE, reason SHUTTING_DOWN: the hub is stopping. Watch again,
+      with `since` = the id of the last event read, once it is back.
+    """
+
+@_typing.type_check_only
+class EventServiceAsyncStub(EventServiceStub):
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    WatchEvents: _aio.UnaryStreamMultiCallable[_events_pb2.WatchEventsRequest, _events_pb2.WatchEventsResponse]  # type: ignore[assignment]
+    """Streams the events that match the request's filter, in id order, each
+    once: first, when `since` is set, the retained events after it, then live
+    events as their writes commit, until the client cancels.
+
+    The stream's initial metadata is sent once the subscription is in place:
+    every event committed after the client has received it will arrive.
+
+    The stream ends with a status, each with a google.rpc.ErrorInfo (domain
+    "hub") whose reason says why:
+    - INVALID_ARGUMENT, reason INVALID_ARGUMENT, with a BadRequest naming the
+      fields (an unknown event type, an overlong id, a negative `since`).
+    - OUT_OF_RANGE, reason RESUME_TOO_OLD: the events after `since` are no
+      longer retained (metadata `since`, `oldestRetained`: the oldest id still
+      kept). Nothing is streamed. Watch again without `since` (and reload the
+      state the events would have changed).
+    - RESOURCE_EXHAUSTED, reason SLOW_CONSUMER: the client read too slowly and
+      fell further behind than the hub buffers for one subscriber; the events
+      it did receive arrive first (metadata `lastDelivered`: the id of the last
+      event sent). Watch again with `since` = the id of the last event read.
+    - UNAVAILABLE, reason SHUTTING_DOWN: the hub is stopping. Watch again,
+      with `since` = the id of the last event read, once it is back.
+    """
+
+class EventServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Streams committed domain events to subscribers, served by the hub's public
+    gRPC front end from its event bus.
+    """
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _events_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_events_pb2.WatchEventsResponse], _abc.AsyncIterator[_events_pb2.WatchEventsResponse]]:
+        """Streams the events that match the request's filter, in id order, each
+        once: first, when `since` is set, the retained events after it, then live
+        events as their writes commit, until the client cancels.
+
+        The stream's initial metadata is sent once the subscription is in place:
+        every event committed after the client has received it will arrive.
+
+        The stream ends with a status, each with a google.rpc.ErrorInfo (domain
+        "hub") whose reason says why:
+        - INVALID_ARGUMENT, reason INVALID_ARGUMENT, with a BadRequest naming the
+          fields (an unknown event type, an overlong id, a negative `since`).
+        - OUT_OF_RANGE, reason RESUME_TOO_OLD: the events after `since` are no
+          longer retained (metadata `since`, `oldestRetained`: the oldest id still
+          kept). Nothing is streamed. Watch again without `since` (and reload the
+          state the events would have changed).
+        - RESOURCE_EXHAUSTED, reason SLOW_CONSUMER: the client read too slowly and
+          fell further behind than the hub buffers for one subscriber; the events
+          it did receive arrive first (metadata `lastDelivered`: the id of the last
+          event sent). Watch again with `since` = the id of the last event read.
+        - UNAVAILABLE, reason SHUTTING_DOWN: the hub is stopping. Watch again,
+          with `since` = the id of the last event read, once it is back.
+        """
+
+def add_EventServiceServicer_to_server(servicer: EventServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

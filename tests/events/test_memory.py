@@ -1,0 +1,261 @@
+"""`MemoryEventBus` against the `EventBus` contract: order, filters, resume without gap or
+duplicate, retention by count and by age, and backpressure (a slow subscriber is dropped
+with bounded memory while the others keep receiving)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hub.contracts.events.v1.events_pb2 import Event
+from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
+from hub.events.memory import MemoryEventBus
+from tests.events.streams import rest, take
+
+T0 = 1_767_225_600  # commit times of the test events are T0 + id seconds
+
+
+class Clock:
+    """A settable wall clock for the age bound."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(event_id: int, owner: str = "u1", subject: str = "", kind: str = "user.updated") -> Event:
+    stamped = Event(
+        id=event_id, type=kind, owner_id=owner, subject=subject or f"users/{owner}", actor=""
+    )
+    stamped.time.FromSeconds(T0 + event_id)
+    return stamped
+
+
+def new_bus(
+    *, count: int = 1000, seconds: float = 3600, queue: int = 1000, clock: Clock | None = None
+) -> MemoryEventBus:
+    return MemoryEventBus(
+        retention_count=count,
+        retention_seconds=seconds,
+        subscriber_queue=queue,
+        clock=clock or Clock(T0),
+    )
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[MemoryEventBus]:
+    opened = new_bus()
+    yield opened
+    await opened.close()
+
+
+async def test_a_subscriber_receives_published_events_in_id_order_each_once(
+    bus: MemoryEventBus,
+) -> None:
+    subscription = bus.subscribe(EventFilter())
+    await bus.publish([event(1), event(2)])
+    await bus.publish([event(3)])
+
+    assert [1, 2, 3] == await take(subscription, 3)
+    assert 0 == subscription.queued
+    assert 3 == bus.last_id
+
+
+async def test_a_subscription_without_resume_point_starts_with_the_next_event(
+    bus: MemoryEventBus,
+) -> None:
+    await bus.publish([event(1), event(2)])
+    subscription = bus.subscribe(EventFilter())
+    await bus.publish([event(3)])
+
+    assert [3] == await take(subscription, 1)
+
+
+async def test_ids_published_again_are_ignored(bus: MemoryEventBus) -> None:
+    """A relay that publishes a batch again (it could not record its cursor) adds nothing."""
+    subscription = bus.subscribe(EventFilter())
+    await bus.publish([event(1), event(2)])
+    await bus.publish([event(1), event(2), event(3)])
+
+    assert [1, 2, 3] == await take(subscription, 3)
+    assert 0 == subscription.queued
+
+
+@pytest.mark.parametrize(
+    ("event_filter", "expected"),
+    [
+        (EventFilter(), [1, 2, 3, 4]),
+        (EventFilter(owner_id="ada"), [1, 2]),
+        (EventFilter(subject="mindmaps/m1"), [2, 3]),
+        (EventFilter(types=frozenset({"mindmap.node_added", "user.deleted"})), [3, 4]),
+        (EventFilter(owner_id="ada", subject="mindmaps/m1"), [2]),
+        (EventFilter(owner_id="nobody"), []),
+    ],
+)
+async def test_a_subscriber_receives_only_the_events_its_filter_matches(
+    bus: MemoryEventBus, event_filter: EventFilter, expected: list[int]
+) -> None:
+    subscription = bus.subscribe(event_filter)
+    await bus.publish(
+        [
+            event(1, owner="ada", kind="user.updated"),
+            event(2, owner="ada", subject="mindmaps/m1", kind="mindmap.updated"),
+            event(3, owner="bob", subject="mindmaps/m1", kind="mindmap.node_added"),
+            event(4, owner="bob", kind="user.deleted"),
+        ]
+    )
+
+    assert expected == await take(subscription, len(expected))
+    assert 0 == subscription.queued
+
+
+async def test_a_resumed_subscriber_gets_exactly_the_events_it_missed_then_live_ones(
+    bus: MemoryEventBus,
+) -> None:
+    first = bus.subscribe(EventFilter())
+    await bus.publish([event(1), event(2)])
+    seen = await take(first, 2)
+    first.close()
+    for event_id in range(3, 103):
+        await bus.publish([event(event_id)])
+
+    resumed = bus.subscribe(EventFilter(), since=seen[-1])
+    assert 100 == resumed.queued
+    await bus.publish([event(103)])
+
+    assert list(range(3, 104)) == await take(resumed, 101)
+
+
+async def test_a_filtered_resume_gets_only_the_matching_missed_events(bus: MemoryEventBus) -> None:
+    await bus.publish([event(n, owner="ada" if n % 2 else "bob") for n in range(1, 11)])
+
+    resumed = bus.subscribe(EventFilter(owner_id="bob"), since=4)
+
+    assert 3 == resumed.queued
+    assert [6, 8, 10] == await take(resumed, 3)
+
+
+async def test_resuming_from_a_point_ahead_of_the_bus_delivers_only_later_ids(
+    bus: MemoryEventBus,
+) -> None:
+    await bus.publish([event(1)])
+    subscription = bus.subscribe(EventFilter(), since=5)
+    await bus.publish([event(n) for n in range(2, 8)])
+
+    assert [6, 7] == await take(subscription, 2)
+
+
+async def test_resuming_before_the_retained_count_is_too_old() -> None:
+    bus = new_bus(count=10)
+    await bus.publish([event(n) for n in range(1, 21)])
+
+    with pytest.raises(ResumeTooOld) as raised:
+        bus.subscribe(EventFilter(), since=9)
+    assert (9, 11) == (raised.value.since, raised.value.oldest_retained)
+    assert list(range(11, 21)) == await take(bus.subscribe(EventFilter(), since=10), 10)
+
+
+async def test_events_older_than_the_retained_age_are_gone() -> None:
+    clock = Clock(T0)
+    bus = new_bus(seconds=60, clock=clock)
+    await bus.publish([event(n) for n in range(1, 11)])  # committed at T0+1 .. T0+10
+    clock.now = T0 + 65  # 1..4 are now older than 60 s
+
+    with pytest.raises(ResumeTooOld) as raised:
+        bus.subscribe(EventFilter(), since=3)
+    assert 5 == raised.value.oldest_retained
+    assert [5, 6, 7, 8, 9, 10] == await take(bus.subscribe(EventFilter(), since=4), 6)
+
+
+async def test_a_bus_that_starts_mid_history_knows_nothing_before_its_first_event() -> None:
+    """Primed from the outbox after a restart, the bus can resume from just before its first
+    event, not from further back."""
+    bus = new_bus()
+    await bus.publish([event(n) for n in range(50, 55)])
+
+    with pytest.raises(ResumeTooOld):
+        bus.subscribe(EventFilter(), since=48)
+    assert [50, 51, 52, 53, 54] == await take(bus.subscribe(EventFilter(), since=49), 5)
+
+
+async def test_subscribers_joining_during_concurrent_publishing_see_no_gap_or_duplicate() -> None:
+    """The seam: whatever point a subscriber resumes from while others publish, it receives
+    every later event exactly once, in order."""
+    bus = new_bus(count=10_000, queue=10_000)
+    last = 2000
+    rng = random.Random(5)
+
+    async def publisher(ids: range) -> None:
+        for start in range(ids.start, ids.stop, 7):
+            await bus.publish([event(n) for n in range(start, min(start + 7, ids.stop))])
+            await asyncio.sleep(0)
+
+    async def subscriber() -> tuple[int, list[int]]:
+        await asyncio.sleep(rng.random() / 100)
+        since = max(0, bus.last_id - rng.randrange(30))
+        subscription = bus.subscribe(EventFilter(), since=since)
+        return since, await take(subscription, last - since)
+
+    async with asyncio.TaskGroup() as group:
+        readers = [group.create_task(subscriber()) for _ in range(50)]
+        group.create_task(publisher(range(1, last + 1)))
+
+    for reader in readers:
+        since, ids = reader.result()
+        assert list(range(since + 1, last + 1)) == ids
+
+
+async def test_a_slow_subscriber_is_dropped_with_bounded_memory_while_others_keep_up() -> None:
+    bus = new_bus(queue=8)
+    slow = bus.subscribe(EventFilter())
+    fast = bus.subscribe(EventFilter())
+    fast_ids: list[int] = []
+    most_queued = 0
+    for event_id in range(1, 101):
+        await bus.publish([event(event_id)])
+        most_queued = max(most_queued, slow.queued)
+        fast_ids += await take(fast, 1)
+
+    assert list(range(1, 101)) == fast_ids
+    assert 8 == most_queued
+    assert 1 == bus.subscribers
+    assert list(range(1, 9)) == await take(slow, 8)
+    with pytest.raises(SlowConsumer) as raised:
+        await take(slow, 1)
+    assert 8 == raised.value.last_delivered
+
+
+async def test_the_backlog_of_a_resume_does_not_count_against_the_queue() -> None:
+    bus = new_bus(queue=4)
+    await bus.publish([event(n) for n in range(1, 21)])
+    resumed = bus.subscribe(EventFilter(), since=0)
+    await bus.publish([event(n) for n in range(21, 25)])
+
+    assert list(range(1, 25)) == await take(resumed, 24)
+
+
+async def test_closing_a_subscription_ends_its_waiting_iterator(bus: MemoryEventBus) -> None:
+    subscription = bus.subscribe(EventFilter())
+    async with asyncio.TaskGroup() as group:
+        reading = group.create_task(rest(subscription))
+        await asyncio.sleep(0)
+        subscription.close()
+        await bus.publish([event(1)])
+
+    assert [] == reading.result()
+    assert 0 == bus.subscribers
+
+
+async def test_closing_the_bus_ends_every_subscription_and_later_ones(bus: MemoryEventBus) -> None:
+    subscriptions = [bus.subscribe(EventFilter()) for _ in range(3)]
+    await bus.publish([event(1)])
+    await bus.close()
+    late = bus.subscribe(EventFilter(), since=0)
+
+    assert [[], [], [], []] == [await rest(s) for s in [*subscriptions, late]]
+    assert 0 == bus.subscribers
