@@ -3,7 +3,8 @@
 The hub runs as a child process (never in the load generator's process, so the two share
 the machine as a client and a server would) with free loopback ports and a temporary data
 folder. `cpu_seconds()` reads its user+system time from /proc, which on this shared 2-core
-machine is a far steadier measure of cost per request than requests per second.
+machine is a far steadier measure of cost per request than requests per second; likewise
+`process_cpu_seconds` and `process_rss_bytes` for any process, such as a baseline server.
 """
 
 from __future__ import annotations
@@ -29,6 +30,21 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_SECONDS = 30.0
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS
+
+
+def process_rss_bytes(pid: int) -> int:
+    """The resident set size of process `pid` right now."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
@@ -50,11 +66,14 @@ class HubProcess:
         """The backend's own socket (the default local-socket binding), bypassing the hub."""
         return f"unix:{(self.data_dir / 'run' / f'{service}.sock').absolute()}"
 
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket endpoint of the HTTP front end."""
+        return self.http_base.replace("http://", "ws://", 1) + "/ws"
+
     def cpu_seconds(self) -> float:
         """User plus system CPU time the hub process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / _CLOCK_TICKS
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """SIGTERM, then wait for the drain; SIGKILL if it hangs."""

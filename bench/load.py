@@ -100,12 +100,13 @@ def grpc_get_mindmap(
         requests=sum(output["requests"] for output in outputs),
         errors=sum(output["errors"] for output in outputs),
         seconds=max(output["seconds"] for output in outputs),
-        p50_ms=_percentile(latencies, 50) * 1e3,
-        p99_ms=_percentile(latencies, 99) * 1e3,
+        p50_ms=percentile(latencies, 50) * 1e3,
+        p99_ms=percentile(latencies, 99) * 1e3,
     )
 
 
-def _percentile(sorted_values: Sequence[float], percent: float) -> float:
+def percentile(sorted_values: Sequence[float], percent: float) -> float:
+    """The value below which `percent` % of `sorted_values` lie (nearest rank); NaN if none."""
     if not sorted_values:
         return float("nan")
     index = min(len(sorted_values) - 1, round(percent / 100 * (len(sorted_values) - 1)))

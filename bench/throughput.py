@@ -1,0 +1,186 @@
+"""Throughput scenarios: a subject and its baseline loaded for some seconds, side by side.
+
+After a warm-up, rounds alternate the two (A B A B ...) so that drift on this shared machine
+hits both alike; the outcome gives the median throughput with its spread, median p50/p99
+latency, and the hub's CPU time per request (from /proc), then the ratio subject/baseline of
+throughput and of CPU cost. Each scenario runs against its own fresh hub, seeded with one
+user and one mindmap.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from bench.hubproc import HubProcess, seed_mindmap, start_hub
+from bench.load import LoadResult, grpc_get_mindmap, http_get
+from bench.scenario import Options
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a side loads: a seeded hub."""
+
+    hub: HubProcess
+    mindmap_id: str
+    connections: int
+
+
+@dataclass(frozen=True)
+class Side:
+    """One thing measured: a name and how to load it for some seconds."""
+
+    name: str
+    run: Callable[[Target, float], LoadResult]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One load run and the hub CPU it cost."""
+
+    load: LoadResult
+    cpu_us_per_request: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The rounds of one side, summarised."""
+
+    name: str
+    throughput_median: float
+    throughput_min: float
+    throughput_max: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_request: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class ThroughputOutcome:
+    """A throughput scenario's outcome: both sides and their ratios."""
+
+    scenario: str
+    subject: Summary
+    baseline: Summary
+    throughput_ratio: float
+    throughput_ratio_per_round: list[float]
+    cpu_ratio: float  # baseline CPU per request / subject's: 1.0 means equally cheap
+    goal: float
+
+    def report(self) -> list[str]:
+        """Table rows, one per side, then the ratios."""
+        lines = [
+            f"{'scenario: side':58} {'req/s':>9} {'spread':>15} {'p50 ms':>7} {'p99 ms':>7}"
+            f" {'CPU us/req':>10}"
+        ]
+        for side in (self.subject, self.baseline):
+            spread = f"{side.throughput_min:.0f}-{side.throughput_max:.0f}"
+            lines.append(
+                f"{self.scenario}: {side.name}"[:58].ljust(58)
+                + f" {side.throughput_median:9.0f} {spread:>15} {side.p50_ms:7.2f}"
+                + f" {side.p99_ms:7.2f} {side.cpu_us_per_request:10.0f}"
+            )
+        rounds = ", ".join(f"{r:.2f}" for r in self.throughput_ratio_per_round)
+        lines.append(
+            f"  throughput ratio {self.throughput_ratio:.2f} (rounds: {rounds};"
+            f" goal >= {self.goal}), CPU-per-request ratio {self.cpu_ratio:.2f}"
+        )
+        return lines
+
+    def as_json(self) -> dict[str, object]:
+        """Everything, for bench-results.json."""
+        return {"kind": "throughput", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class ThroughputScenario:
+    """A subject and the baseline it is compared with, and the goal for their ratio."""
+
+    name: str
+    subject: Side
+    baseline: Side
+    goal: float  # subject/baseline throughput the project aims for (at least)
+
+    def run(self, options: Options) -> ThroughputOutcome:
+        """Starts a hub, seeds it, then warm-up and `options.rounds` of A B."""
+        hub = start_hub()
+        try:
+            target = Target(hub, seed_mindmap(hub), options.connections)
+            return self._rounds(target, options)
+        finally:
+            hub.stop()
+
+    def _rounds(self, target: Target, options: Options) -> ThroughputOutcome:
+        warm_up = min(options.seconds, 1.0)
+        measure(target, self.subject, warm_up)
+        measure(target, self.baseline, warm_up)
+        subject_runs: list[Measured] = []
+        baseline_runs: list[Measured] = []
+        for _ in range(options.rounds):
+            subject_runs.append(measure(target, self.subject, options.seconds))
+            baseline_runs.append(measure(target, self.baseline, options.seconds))
+        subject = summarise(self.subject.name, subject_runs)
+        baseline = summarise(self.baseline.name, baseline_runs)
+        pair_ratios = [
+            a.load.throughput / b.load.throughput
+            for a, b in zip(subject_runs, baseline_runs, strict=True)
+        ]
+        return ThroughputOutcome(
+            scenario=self.name,
+            subject=subject,
+            baseline=baseline,
+            throughput_ratio=subject.throughput_median / baseline.throughput_median,
+            throughput_ratio_per_round=pair_ratios,
+            cpu_ratio=baseline.cpu_us_per_request / subject.cpu_us_per_request,
+            goal=self.goal,
+        )
+
+
+def measure(target: Target, side: Side, seconds: float) -> Measured:
+    """Runs `side` once and charges the hub's CPU time to its successful requests."""
+    before = target.hub.cpu_seconds()
+    load = side.run(target, seconds)
+    used = target.hub.cpu_seconds() - before
+    done = max(1, load.requests - load.errors)
+    return Measured(load, used / done * 1e6)
+
+
+def summarise(name: str, runs: list[Measured]) -> Summary:
+    """Medians and spread of a side's rounds."""
+    throughputs = [run.load.throughput for run in runs]
+    return Summary(
+        name=name,
+        throughput_median=statistics.median(throughputs),
+        throughput_min=min(throughputs),
+        throughput_max=max(throughputs),
+        p50_ms=statistics.median(run.load.p50_ms for run in runs),
+        p99_ms=statistics.median(run.load.p99_ms for run in runs),
+        cpu_us_per_request=statistics.median(run.cpu_us_per_request for run in runs),
+        errors=sum(run.load.errors for run in runs),
+    )
+
+
+REST_GET = ThroughputScenario(
+    "rest-get",
+    Side(
+        "REST GET /api/v1/mindmaps/{id} through the hub",
+        lambda target, seconds: http_get(
+            f"{target.hub.http_base}/api/v1/mindmaps/{target.mindmap_id}",
+            seconds=seconds,
+            connections=target.connections,
+        ),
+    ),
+    Side(
+        "gRPC GetMindmap straight to the backend",
+        lambda target, seconds: grpc_get_mindmap(
+            target.hub.backend_target("mindmap-service"),
+            target.mindmap_id,
+            seconds=seconds,
+            processes=2,
+            concurrency=target.connections // 2,
+        ),
+    ),
+    goal=0.45,
+)
