@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DOMAIN = "hub"
+"""`ErrorInfo.domain` of every error hub reports, whichever layer reports it."""
+
 
 @dataclass(frozen=True)
 class FieldViolation:

@@ -108,13 +108,3 @@ def event_type(payload: Payload) -> str:
             return "mindmap.node_deleted"
         case _:
             assert_never(payload)
-
-
-def user_subject(user_id: str) -> str:
-    """The subject of events about a user."""
-    return f"users/{user_id}"
-
-
-def mindmap_subject(mindmap_id: str) -> str:
-    """The subject of events about a mindmap or its nodes."""
-    return f"mindmaps/{mindmap_id}"

@@ -24,7 +24,7 @@ from typing_extensions import override
 
 from hub import rules
 from hub.backends import pagination, reads, tree, validation
-from hub.backends.events import Origin, Payload, event, mindmap_subject, origin_of
+from hub.backends.events import Origin, Payload, event, origin_of
 from hub.backends.status import Context, rpc
 from hub.backends.validation import Violations
 from hub.backends.writes import conditional_write, new_etag, now
@@ -64,6 +64,7 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
     UpdateNodeResponse,
 )
 from hub.storage.store import Store
+from hub.subjects import mindmap_subject
 
 MINDMAP_TYPE = Mindmap.DESCRIPTOR.full_name
 

@@ -32,15 +32,13 @@ from google.rpc.status_pb2 import Status
 from grpc_status import rpc_status
 
 from hub.errors import (
+    DOMAIN,
     Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
 )
-
-DOMAIN = "hub"
-"""`ErrorInfo.domain` of every error the backends send."""
 
 INTERNAL_MESSAGE = "internal error"
 """The only text a client sees of an unexpected failure; the details go to the log."""

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from hub import rules
 from hub.backends import pagination, reads, validation
-from hub.backends.events import Origin, Payload, event, origin_of, user_subject
+from hub.backends.events import Origin, Payload, event, origin_of
 from hub.backends.status import Context, rpc
 from hub.backends.validation import Violations
 from hub.backends.writes import conditional_write, new_etag, now
@@ -41,6 +41,7 @@ from hub.contracts.user.v1.user_pb2 import (
     User,
 )
 from hub.storage.store import Store
+from hub.subjects import user_subject
 
 USER_TYPE = User.DESCRIPTOR.full_name
 

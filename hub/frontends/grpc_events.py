@@ -39,15 +39,14 @@ from grpc_status import rpc_status
 
 from hub.contracts.events.v1 import events_pb2, events_pb2_grpc
 from hub.contracts.events.v1.events_pb2 import WatchEventsRequest, WatchEventsResponse
-from hub.errors import FieldViolation
+from hub.errors import DOMAIN, FieldViolation
 from hub.events.bus import EventBus, EventFilter, ResumeTooOld, SlowConsumer, Subscription
 from hub.rules import check
+from hub.subjects import mindmap_subject
 
 SERVICE_NAME: str = events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name
 """`hub.events.v1.EventService`, as health and reflection name it."""
 
-ERROR_DOMAIN = "hub"
-"""`ErrorInfo.domain` of the statuses sent here (the backends send the same)."""
 
 _Context: TypeAlias = aio.ServicerContext[WatchEventsRequest, WatchEventsResponse]
 
@@ -56,7 +55,7 @@ def event_filter(request: WatchEventsRequest) -> EventFilter:
     """The bus filter that selects what `request` asks for."""
     return EventFilter(
         owner_id=request.owner_id,
-        subject=f"mindmaps/{request.mindmap_id}" if request.mindmap_id else "",
+        subject=mindmap_subject(request.mindmap_id) if request.mindmap_id else "",
         types=frozenset(request.types),
     )
 
@@ -162,7 +161,7 @@ def _status(
     details: Sequence[Message] = (),
 ) -> Status:
     status = Status(code=code.value[0], message=message)
-    for detail in (ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata), *details):
+    for detail in (ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata), *details):
         packed = AnyMessage()
         packed.Pack(detail)
         status.details.append(packed)

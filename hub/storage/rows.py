@@ -21,6 +21,7 @@ from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap, Node
 from hub.contracts.user.v1.user_pb2 import User
 from hub.errors import AlreadyExists, FailedPrecondition, NotFound
+from hub.subjects import user_subject
 
 USER_TYPE = User.DESCRIPTOR.full_name
 MINDMAP_TYPE = Mindmap.DESCRIPTOR.full_name
@@ -160,7 +161,7 @@ def owner_not_found(owner_id: str) -> NotFound:
 def user_has_mindmaps(user_id: str) -> FailedPrecondition:
     """A user cannot be deleted while it owns mindmaps."""
     return FailedPrecondition(
-        f"users/{user_id}",
+        user_subject(user_id),
         f"user {user_id!r} owns mindmaps; delete them first",
         reason="USER_HAS_MINDMAPS",
     )

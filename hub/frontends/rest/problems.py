@@ -13,11 +13,10 @@ from typing import Any
 
 import grpc
 
+from hub.errors import DOMAIN
 from hub.frontends.rpc_error import FieldProblem, RpcFailure
 
 PROBLEM_JSON = "application/problem+json"
-HUB_DOMAIN = "hub"
-"""`ErrorInfo.domain` of the statuses that hub's backends write."""
 
 _HTTP_BY_CODE: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
@@ -86,7 +85,7 @@ def failure_problem(failure: RpcFailure, *, instance: str, conditional: bool) ->
     extra: dict[str, Any] = {}
     if failure.retry_delay_seconds is not None:
         extra["retryAfterSeconds"] = failure.retry_delay_seconds
-    detail = failure.message if failure.domain == HUB_DOMAIN else _generic_detail(failure.code)
+    detail = failure.message if failure.domain == DOMAIN else _generic_detail(failure.code)
     return problem(
         status,
         detail,

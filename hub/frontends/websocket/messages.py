@@ -24,6 +24,7 @@ import jsonschema_rs
 
 from hub.events.bus import EventFilter
 from hub.frontends.rest.jsonforms import integer_pattern
+from hub.subjects import mindmap_subject
 
 EVENT_SCHEMA_REF = "#/components/schemas/hub.events.v1.Event"
 """Where the `event` message's payload finds the Event's schema (generated from the proto)."""
@@ -279,7 +280,7 @@ class ClientMessages:
 def _filter(subscribe: dict[str, Any]) -> EventFilter:
     if subscribe["channel"] == Channel.USER.value:
         return EventFilter(owner_id=subscribe["userId"])
-    return EventFilter(subject=f"mindmaps/{subscribe['mindmapId']}")
+    return EventFilter(subject=mindmap_subject(subscribe["mindmapId"]))
 
 
 def _describe(problem: jsonschema_rs.ValidationError) -> str:
