@@ -248,9 +248,9 @@ class Hub:
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
         self._store_open = False
 
-    def _committed(self) -> None:
+    def _committed(self, event_id: int) -> None:
         """After each committed write: the relay moves its event to the bus at once."""
-        self.relay.nudge()
+        self.relay.committed(event_id)
 
     @property
     def backend_targets(self) -> dict[ServiceName, str]:

@@ -50,6 +50,20 @@ class SlowConsumer(Exception):
 
 
 @dataclass(frozen=True)
+class BusStats:
+    """What a bus reports for metrics, read at scrape time."""
+
+    subscriptions: int
+    """Subscriptions open now."""
+    queued: int
+    """Events waiting in every subscription's queue, summed."""
+    published: int
+    """Events published since the bus started."""
+    slow_consumer_drops: int
+    """Subscriptions dropped for falling behind, since the bus started."""
+
+
+@dataclass(frozen=True)
 class EventFilter:
     """Which events a subscriber wants; an empty criterion matches everything.
 
@@ -83,6 +97,9 @@ class EventBus(Protocol):
     @property
     def last_id(self) -> int:
         """The id of the last event published (0 before any)."""
+
+    def stats(self) -> BusStats:
+        """Counts for metrics; cheap enough to call at every scrape."""
 
     async def close(self) -> None:
         """Ends every subscription (their iterators stop) and releases resources."""

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Collection
 
 from hub.contracts.events.v1.events_pb2 import Event
-from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
+from hub.events.bus import BusStats, EventFilter, ResumeTooOld, SlowConsumer
 
 _NANOS = 1_000_000_000
 
@@ -55,16 +55,22 @@ class MemoryEventBus:
         self._last_id = 0
         self._floor: int | None = None
         self._closed = False
+        self._published = 0
+        self._drops = 0
 
     @property
     def last_id(self) -> int:
         """The id of the last event published (0 before any)."""
         return self._last_id
 
-    @property
-    def subscribers(self) -> int:
-        """Subscriptions currently receiving live events (for metrics)."""
-        return len(self._subscriptions)
+    def stats(self) -> BusStats:
+        """Counts for metrics (sums the queues: one pass over the subscriptions)."""
+        return BusStats(
+            subscriptions=len(self._subscriptions),
+            queued=sum(subscription.queued for subscription in self._subscriptions),
+            published=self._published,
+            slow_consumer_drops=self._drops,
+        )
 
     @property
     def oldest_retained(self) -> int:
@@ -81,13 +87,16 @@ class MemoryEventBus:
             if self._floor is None:
                 self._floor = event.id - 1
             self._last_id = event.id
+            self._published += 1
             self._retained.append(event)
             dropped = [
                 subscription
                 for subscription in self._subscriptions
                 if subscription.filter.matches(event) and not subscription.offer(event)
             ]
-            self._subscriptions.difference_update(dropped)
+            if dropped:
+                self._drops += len(dropped)
+                self._subscriptions.difference_update(dropped)
         self._evict()
 
     def subscribe(self, event_filter: EventFilter, since: int | None = None) -> MemorySubscription:

@@ -13,9 +13,12 @@ restart finds what it missed (the bus evicts whatever is older than its retentio
 ids are consecutive (rows are never deleted); were there gaps, the window would only be
 shorter, and the bus still refuses resume points before it rather than skip events.
 
-It wakes on `nudge()` (the composition root calls it after each write of this process, so
-delivery does not wait for a poll) and every `poll_interval` seconds (writes by others). A
-failed read or save is logged and retried at the next wake-up.
+It wakes on `committed(event_id)` (the composition root calls it after each write of this
+process, so delivery does not wait for a poll), on `nudge()`, and every `poll_interval`
+seconds (writes by others). A failed read or save is logged and retried at the next wake-up.
+
+For metrics, `stats()` tells how many of this process's committed events are not yet
+published and how long the oldest of them has waited (the relay's lag).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
+from dataclasses import dataclass
 
 from hub.events.bus import EventBus
 from hub.storage.store import Store
@@ -30,6 +36,16 @@ from hub.storage.store import Store
 BATCH_SIZE = 500
 
 _logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RelayStats:
+    """What the relay reports for metrics."""
+
+    pending: int
+    """Events this process committed that are not yet on the bus."""
+    lag_seconds: float
+    """How long the oldest of them has waited (0 when none)."""
 
 
 class Relay:
@@ -46,6 +62,8 @@ class Relay:
         self._published = 0
         self._saved = 0
         self._task: asyncio.Task[None] | None = None
+        self._unpublished: deque[tuple[int, float]] = deque()
+        """(event id, monotonic commit time) of local commits, oldest first."""
 
     @property
     def cursor(self) -> int:
@@ -55,6 +73,27 @@ class Relay:
     def nudge(self) -> None:
         """Asks the relay to look for new events now."""
         self._wake.set()
+
+    def committed(self, event_id: int) -> None:
+        """A write of this process committed event `event_id`: relay it now."""
+        if event_id > self._published:
+            self._unpublished.append((event_id, time.monotonic()))
+        self._wake.set()
+
+    def stats(self) -> RelayStats:
+        """Pending local events and the relay's lag, for metrics."""
+        self._forget_published()
+        if not self._unpublished:
+            return RelayStats(pending=0, lag_seconds=0.0)
+        return RelayStats(
+            pending=len(self._unpublished),
+            lag_seconds=time.monotonic() - self._unpublished[0][1],
+        )
+
+    def _forget_published(self) -> None:
+        unpublished = self._unpublished
+        while unpublished and unpublished[0][0] <= self._published:
+            unpublished.popleft()
 
     async def start(self) -> None:
         """Primes the bus with the retained window and every event committed since the
@@ -80,6 +119,7 @@ class Relay:
             if events:
                 await self._bus.publish(events)
                 self._published = events[-1].id
+                self._forget_published()
             if len(events) < BATCH_SIZE:
                 break
         await self._save()

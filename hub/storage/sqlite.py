@@ -80,7 +80,7 @@ class SqliteStore:
     composition root wakes the event relay with it).
     """
 
-    def __init__(self, path: str | Path, *, on_commit: Callable[[], None] | None = None) -> None:
+    def __init__(self, path: str | Path, *, on_commit: Callable[[int], None] | None = None) -> None:
         self._path = Path(path)
         self._on_commit = on_commit
         self._writer = _Lane("hub-sqlite-writer")
@@ -240,7 +240,7 @@ class SqliteStore:
 
         event_id = await self._writer.run(transaction)
         if self._on_commit is not None:
-            self._on_commit()
+            self._on_commit(event_id)
         return event_id
 
     async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:

@@ -30,7 +30,7 @@ def new_bus(count: int = 1000) -> MemoryEventBus:
 
 @asynccontextmanager
 async def opened(
-    path: Path, on_commit: Callable[[], None] | None = None
+    path: Path, on_commit: Callable[[int], None] | None = None
 ) -> AsyncIterator[SqliteStore]:
     store = SqliteStore(path, on_commit=on_commit)
     await store.open()
@@ -88,11 +88,13 @@ async def test_without_a_nudge_the_poll_finds_new_events(tmp_path: Path) -> None
 
 
 async def test_the_store_hook_wakes_the_relay_after_each_commit(tmp_path: Path) -> None:
-    """How the hub wires it: the store's `on_commit` nudges the relay."""
+    """How the hub wires it: the store's `on_commit` tells the relay what it committed."""
     bus = new_bus()
     relays: list[Relay] = []
     async with (
-        opened(tmp_path / "hub.db", on_commit=lambda: relays[0].nudge()) as store,
+        opened(
+            tmp_path / "hub.db", on_commit=lambda event_id: relays[0].committed(event_id)
+        ) as store,
         relaying(store, bus, poll=FOREVER) as relay,
     ):
         relays.append(relay)
@@ -203,3 +205,20 @@ async def test_a_failing_store_is_logged_and_the_relay_carries_on_when_it_recove
         logger.removeHandler(logged)
         await store.close()
     assert ["event relay: cannot move outbox events to the bus"] == logged.messages
+
+
+async def test_stats_count_local_commits_until_they_are_published(tmp_path: Path) -> None:
+    """`stats()` (for the metrics) reports the committed events the relay has not yet
+    published and how long the oldest has waited; both drop to 0 once it caught up."""
+    bus = new_bus()
+    async with opened(tmp_path / "hub.db") as store, relaying(store, bus) as relay:
+        await add_user(store)
+        await add_user(store)
+        relay.committed(1)
+        relay.committed(2)
+        before = relay.stats()
+        await relay.catch_up()
+        after = relay.stats()
+
+        assert (2, True) == (before.pending, before.lag_seconds > 0)
+        assert (0, 0.0) == (after.pending, after.lag_seconds)

@@ -101,6 +101,7 @@ async def test_writes_over_grpc_and_rest_arrive_once_in_order(running: RunningHu
     mindmap's only (`since: 0`: every retained one)."""
     user_id = await _user(running)
     await _published(running)
+    before = running.hub.websocket.stats()
     client = await connect(running.ws_url)
     await client.subscribe("mine", user_id=user_id)
     await _rename(running, user_id, "Ada L.")
@@ -140,6 +141,13 @@ async def test_writes_over_grpc_and_rest_arrive_once_in_order(running: RunningHu
     # Nothing more is on its way: the next event is the one of the next write.
     await _rename(running, user_id, "Ada")
     assert ["user.updated"] == [event["type"] for event in await client.events(1)]
+    # What the metrics read: this connection, and the messages it was sent, by type.
+    after = running.hub.websocket.stats()
+    assert (1, 8, 2) == (
+        after.connections - before.connections,
+        after.sent.get("event", 0) - before.sent.get("event", 0),
+        after.sent.get("subscribed", 0) - before.sent.get("subscribed", 0),
+    )
     await client.connection.close()
 
 
@@ -356,7 +364,7 @@ async def test_a_client_that_does_not_answer_ping_frames_is_closed_with_1011(
         client = await connect(running.ws_url)
         await client.ping()
         client.connection.transport.pause_reading()  # deaf: no pong goes back
-        await _until(lambda: running.hub.websocket.connections == 0)
+        await _until(lambda: running.hub.websocket.stats().connections == 0)
         client.connection.transport.resume_reading()
         code, before = await _closed(client)
 
@@ -400,7 +408,7 @@ async def test_a_slow_consumer_is_closed_with_4000_without_delaying_others(
         slow.connection.transport.pause_reading()
 
         writes = 0
-        while bus.subscribers == 2:  # until the bus drops the slow subscription
+        while bus.stats().subscriptions == 2:  # until the bus drops the slow subscription
             assert writes < 5000, "the slow client was never dropped"
             # Large events (2 KB descriptions) fill the socket buffers (a few MB, as the
             # kernel sizes them) in fewer writes.

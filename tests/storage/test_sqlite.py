@@ -136,8 +136,8 @@ def test_migration_2_starts_the_relay_cursor_of_a_new_database_at_0(
 async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_rejected_one(
     tmp_path: Path,
 ) -> None:
-    commits: list[None] = []
-    store = SqliteStore(tmp_path / "hub.db", on_commit=lambda: commits.append(None))
+    commits: list[int] = []
+    store = SqliteStore(tmp_path / "hub.db", on_commit=commits.append)
     await store.open()
     try:
         user = await add_user(store)
@@ -148,4 +148,4 @@ async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_reject
     finally:
         await store.close()
 
-    assert 2 == len(commits)
+    assert [1, 2] == commits

@@ -33,6 +33,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 from starlette.types import Receive, Scope, Send
 
@@ -65,6 +68,19 @@ same time, so it is written once, not once per subscriber."""
 
 _logger = logging.getLogger(__name__)
 
+MessageType: TypeAlias = Literal["event", "subscribed", "unsubscribed", "error", "pong"]
+"""The types of the messages the hub sends (asyncapi/hub.yaml), as metrics count them."""
+
+
+@dataclass(frozen=True)
+class WebSocketStats:
+    """What the endpoint reports for metrics, read at scrape time."""
+
+    connections: int
+    """Connections open now."""
+    sent: dict[MessageType, int]
+    """Messages sent since start, by type."""
+
 
 class WebSocketEndpoint:
     """The ASGI app of `/ws`; `drain` closes every connection when the hub stops."""
@@ -76,12 +92,13 @@ class WebSocketEndpoint:
         self._render = JsonRenderer().message(Event.DESCRIPTOR)
         self._rendered: dict[int, str] = {}
         self._connections: set[_Connection] = set()
+        self.sent: Counter[MessageType] = Counter()
+        """Messages sent, by type (the connections count them)."""
         self.draining = False
 
-    @property
-    def connections(self) -> int:
-        """Open connections (for metrics and tests)."""
-        return len(self._connections)
+    def stats(self) -> WebSocketStats:
+        """Counts for metrics."""
+        return WebSocketStats(connections=len(self._connections), sent=dict(self.sent))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket" or (await receive())["type"] != "websocket.connect":
@@ -159,24 +176,26 @@ class _Connection:
             with contextlib.suppress(OSError):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
-    async def _write(self, text: str) -> None:
-        """Sends one message; `OSError` once the connection is closed or gone."""
+    async def _write(self, text: str, kind: MessageType) -> None:
+        """Sends one message of type `kind`; `OSError` once the connection is closed or
+        gone."""
         async with self._lock:
             if self._closed:
                 raise ConnectionError("the connection is closed")
             await self._send({"type": "websocket.send", "text": text})
+            self._endpoint.sent[kind] += 1
 
     async def _answer(self, text: str) -> None:
         try:
             match self._endpoint.messages.read(text):
                 case Ping():
-                    await self._write(PONG_TEXT)
+                    await self._write(PONG_TEXT, "pong")
                 case Unsubscribe(subscription):
                     await self._unsubscribe(subscription)
                 case Subscribe() as subscribe:
                     await self._subscribe(subscribe)
         except ClientError as error:
-            await self._write(error.text())
+            await self._write(error.text(), "error")
 
     async def _subscribe(self, request: Subscribe) -> None:
         name = request.id
@@ -198,7 +217,7 @@ class _Connection:
         except ResumeTooOld as too_old:
             raise ClientError(ErrorCode.RESUME_TOO_OLD, str(too_old), name) from None
         try:
-            await self._write(subscribed_text(name, request.since))
+            await self._write(subscribed_text(name, request.since), "subscribed")
         except BaseException:
             subscription.close()
             raise
@@ -212,7 +231,7 @@ class _Connection:
                 ErrorCode.UNKNOWN_SUBSCRIPTION, f"no active subscription {name!r}", name
             )
         await _stop(*entry)
-        await self._write(unsubscribed_text(name))
+        await self._write(unsubscribed_text(name), "unsubscribed")
 
     async def _pump(self, name: str, subscription: Subscription) -> None:
         """Writes the subscription's events until it ends, the client goes, or the bus
@@ -221,10 +240,10 @@ class _Connection:
         event_json = self._endpoint.event_json
         try:
             async for event in subscription:
-                await self._write(event_text(name_json, event_json(event)))
+                await self._write(event_text(name_json, event_json(event)), "event")
         except SlowConsumer as slow:
             with contextlib.suppress(OSError):
-                await self._write(error_text(ErrorCode.SLOW_CONSUMER, str(slow), name))
+                await self._write(error_text(ErrorCode.SLOW_CONSUMER, str(slow), name), "error")
             await self.close(SLOW_CONSUMER, f"slow consumer: resume after {slow.last_delivered}")
         except OSError:
             return
