@@ -13,7 +13,7 @@ waits until the front end reports every service SERVING before handing over.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +82,12 @@ class RunningHub:
         return f"ws://{dial_target(self.hub.http_address)}{WEBSOCKET_PATH}"
 
     @property
+    def graphql_url(self) -> str:
+        """The URL of the GraphQL front end (HTTP; WebSocket with the ws scheme)."""
+        path = self.hub.settings.graphql.path
+        return f"http://{dial_target(self.hub.http_address)}{path}"
+
+    @property
     def backend_targets(self) -> Mapping[ServiceName, str]:
         """Where each backend is dialled directly, bypassing the front end."""
         return self.hub.backend_targets
@@ -89,10 +95,17 @@ class RunningHub:
 
 @asynccontextmanager
 async def running_hub(
-    data_dir: Path, binding: Binding = "unix", **overrides: Any
+    data_dir: Path,
+    binding: Binding = "unix",
+    *,
+    client_interceptors: Sequence[aio.ClientInterceptor] = (),
+    **overrides: Any,
 ) -> AsyncIterator[RunningHub]:
-    """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit."""
-    hub = Hub(harness_settings(data_dir, binding, **overrides))
+    """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit.
+    `client_interceptors` see every backend call the front ends make (to count them)."""
+    hub = Hub(
+        harness_settings(data_dir, binding, **overrides), client_interceptors=client_interceptors
+    )
     await hub.start()
     try:
         async with aio.insecure_channel(dial_target(hub.grpc_address)) as channel:
