@@ -10,8 +10,8 @@ what the hub needs around it:
   parse or validate, the variables do not fit; no `data`), 200 once execution started.
   Clients that accept only `application/json` get 200 with the errors, as the spec asks;
 - refusals of the transport itself (a body that is not JSON, a method other than GET and
-  POST, too many batched operations, a bad forwarded header) as GraphQL errors with
-  `extensions.code`, not strawberry's plain text;
+  POST, a mutation over GET (405), too many batched operations, a bad forwarded header) as
+  GraphQL errors with `extensions.code`, not strawberry's plain text;
 - `scope["hub.endpoint"]`: `graphql:<operationName>` (or `graphql:anonymous`,
   `graphql:batch`) once the operation is known, the path for the GraphiQL page, for the
   HTTP metrics to label requests by.
@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import SubscriptionExecutionResult
@@ -139,9 +140,15 @@ class GraphQLApp(GraphQL[Context, None]):
         else:
             name = request_data.operation_name or "anonymous"
         request.scope[ENDPOINT_KEY] = f"graphql:{name}"
-        return await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
-        )
+        try:
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        except HTTPException as refused:
+            # A mutation over GET: 405, as the GraphQL-over-HTTP spec asks (strawberry: 400).
+            if isinstance(refused.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, refused.reason) from refused.__cause__
+            raise
 
     @override
     def create_response(

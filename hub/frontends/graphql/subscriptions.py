@@ -20,6 +20,7 @@ import strawberry
 
 from hub.contracts.events.v1 import events_pb2
 from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
+from hub.events.bus import Subscription as BusSubscription
 from hub.frontends.graphql.errors import GraphQLFailure, bad_input
 from hub.frontends.graphql.loaders import check_id
 from hub.frontends.graphql.types import Info, Mindmap, Node, Plan, User, plan_of, time_of
@@ -207,15 +208,19 @@ def _since(value: str | None) -> int | None:
     return int(value)
 
 
-async def _events(
-    info: Info, event_filter: EventFilter, since: str | None
-) -> AsyncGenerator[Event, None]:
+def _events(info: Info, event_filter: EventFilter, since: str | None) -> AsyncGenerator[Event]:
+    """The events as they come; a resume point the bus refuses fails the subscription
+    before it starts (an `error` message, not a result)."""
     try:
         subscription = info.context.bus.subscribe(event_filter, _since(since))
     except ResumeTooOld as error:
         raise GraphQLFailure(
             str(error), "RESUME_TOO_OLD", oldestRetained=str(error.oldest_retained)
         ) from None
+    return _delivered(subscription)
+
+
+async def _delivered(subscription: BusSubscription) -> AsyncGenerator[Event]:
     try:
         async for event in subscription:
             yield event_of(event)
@@ -232,15 +237,12 @@ class Subscription:
     @strawberry.subscription(description="Events of one user: the user and their mindmaps.")
     async def user_events(
         self, info: Info, user_id: strawberry.ID, since: strawberry.ID | None = None
-    ) -> AsyncGenerator[Event, None]:
-        event_filter = EventFilter(owner_id=check_id("userId", user_id))
-        async for event in _events(info, event_filter, since):
-            yield event
+    ) -> AsyncGenerator[Event]:
+        return _events(info, EventFilter(owner_id=check_id("userId", user_id)), since)
 
     @strawberry.subscription(description="Events of one mindmap and its nodes.")
     async def mindmap_events(
         self, info: Info, mindmap_id: strawberry.ID, since: strawberry.ID | None = None
-    ) -> AsyncGenerator[Event, None]:
+    ) -> AsyncGenerator[Event]:
         subject = mindmap_subject(check_id("mindmapId", mindmap_id))
-        async for event in _events(info, EventFilter(subject=subject), since):
-            yield event
+        return _events(info, EventFilter(subject=subject), since)
