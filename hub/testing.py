@@ -87,6 +87,18 @@ class RunningHub:
         path = self.hub.settings.graphql.path
         return f"http://{dial_target(self.hub.http_address)}{path}"
 
+    async def published_event_id(self) -> int:
+        """The id of the last committed event, once the relay has put it on the bus (it
+        publishes after the write returns): a subscription `since` it gets only the events
+        of later writes."""
+        bus = self.hub.bus
+        committed = await self.hub.store.read_outbox(bus.last_id, 10_000)
+        last = committed[-1].id if committed else bus.last_id
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            while bus.last_id < last:  # noqa: ASYNC110 - the bus offers no event to wait on
+                await asyncio.sleep(0.005)
+        return last
+
     @property
     def backend_targets(self) -> Mapping[ServiceName, str]:
         """Where each backend is dialled directly, bypassing the front end."""

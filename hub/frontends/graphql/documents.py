@@ -94,7 +94,7 @@ class Documents:
                 query, max_lexical_tokens=self._max_tokens, max_comments=self._max_tokens
             )
         except GraphQLError as error:
-            if error.message.startswith(_TOO_MANY_TOKENS):
+            if _TOO_MANY_TOKENS in error.message:
                 too_large = _coded(
                     f"the document has more than {self._max_tokens} tokens",
                     "QUERY_TOO_LARGE",
@@ -103,7 +103,7 @@ class Documents:
                 return Checked(None, [too_large])
             return Checked(None, [_with_code(error, "GRAPHQL_PARSE_FAILED")])
         errors = validate_document(schema, document, self.rules)
-        return Checked(document, [_with_code(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
+        return Checked(document, [_coded_once(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
 
 
 class OperationGuard(SchemaExtension):
@@ -157,6 +157,11 @@ def log_unexpected(errors: Sequence[GraphQLError], context: ExecutionContext | N
                 operation or "anonymous",
                 exc_info=error.original_error,
             )
+
+
+def _coded_once(error: GraphQLError, code: str) -> GraphQLError:
+    """`error` with `code` unless it has a code of its own (the limits do)."""
+    return error if "code" in (error.extensions or {}) else _with_code(error, code)
 
 
 def _shaped(error: GraphQLError, request_error: bool) -> GraphQLError:

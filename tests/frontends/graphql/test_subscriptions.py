@@ -75,7 +75,7 @@ async def test_a_subscription_receives_events_of_writes_made_over_grpc_and_rest(
     whose relations resolve (owner, root, parent)."""
     running = gql.running
     user_id = await user_over_grpc(running)
-    since = str(running.hub.bus.last_id)  # from here on, whenever the server subscribes
+    since = str(await running.published_event_id())  # from here on, whenever it subscribes
 
     async with transport_ws(gql) as ws:
         await subscribe(ws, USER_EVENTS, {"u": user_id, "since": since})
@@ -120,7 +120,7 @@ async def test_mindmap_events_resume_after_since(gql: GraphQLHub) -> None:
             CreateMindmapRequest(mindmap=Mindmap(owner_id=user_id, title="Ideas"))
         )
     ).mindmap
-    since = str(running.hub.bus.last_id)
+    since = str(await running.published_event_id())
     for text in ["one", "two"]:
         node = NodeMessage(parent_id=mindmap.nodes[0].id, text=text)
         await running.mindmaps.AddNode(AddNodeRequest(mindmap_id=mindmap.id, node=node))
@@ -171,7 +171,7 @@ async def test_the_npm_graphql_ws_client_receives_an_event_of_a_grpc_write(
     """A client not written here (npm graphql-ws over `ws`) subscribes and gets the event."""
     running = gql.running
     user_id = await user_over_grpc(running)
-    variables = {"u": user_id, "since": str(running.hub.bus.last_id)}
+    variables = {"u": user_id, "since": str(await running.published_event_id())}
     client = await asyncio.create_subprocess_exec(
         "node",
         str(SUBSCRIBE_SCRIPT),
