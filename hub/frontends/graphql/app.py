@@ -7,7 +7,8 @@ what the hub needs around it:
   up to `http.max_timeout_seconds`, else `http.default_timeout_seconds`), loaders;
 - `application/graphql-response+json` for clients that accept it, with the status codes
   the GraphQL-over-HTTP spec recommends: 400 for a request error (the document does not
-  parse or validate, the variables do not fit; no `data`), 200 once execution started.
+  parse or validate, the variables do not fit), 200 once execution started. A request
+  error's response has no `data` entry, whatever the media type.
   Clients that accept only `application/json` get 200 with the errors, as the spec asks;
 - refusals of the transport itself (a body that is not JSON, a method other than GET and
   POST, a mutation over GET (405), too many batched operations, a bad forwarded header) as
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
@@ -156,10 +157,15 @@ class GraphQLApp(GraphQL[Context, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
+        request_error = isinstance(response_data, dict) and _request_error(response_data)
+        if request_error and isinstance(response_data, dict):
+            # The operation never ran: no `data` entry at all (GraphQL spec, "Response").
+            without_data = {k: v for k, v in response_data.items() if k != "data"}
+            response_data = cast(GraphQLHTTPResponse, without_data)
         response = super().create_response(response_data, sub_response)
         if isinstance(sub_response, _SubResponse) and sub_response.graphql_response:
             response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
-            if isinstance(response_data, dict) and _request_error(response_data):
+            if request_error:
                 response.status_code = 400
         return response
 
