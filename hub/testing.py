@@ -13,7 +13,7 @@ waits until the front end reports every service SERVING before handing over.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +103,31 @@ class RunningHub:
     def backend_targets(self) -> Mapping[ServiceName, str]:
         """Where each backend is dialled directly, bypassing the front end."""
         return self.hub.backend_targets
+
+
+class CallCounter(aio.UnaryUnaryClientInterceptor):
+    """Records the method and metadata of each unary call of the client it is passed to
+    (`running_hub(client_interceptors=[counter])`: every backend call of the front ends)."""
+
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+        self.metadata: list[dict[str, str]] = []
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[Any, Any], Awaitable[Any]],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        method: object = client_call_details.method  # bytes at run time, str in the stubs
+        self.methods.append(method.decode() if isinstance(method, bytes) else str(method))
+        metadata = client_call_details.metadata or ()
+        self.metadata.append({str(key): str(value) for key, value in metadata})
+        return await continuation(client_call_details, request)
+
+    def short(self) -> list[str]:
+        """The calls so far as method names (`BatchGetUsers`), in order."""
+        return [method.rsplit("/", 1)[-1] for method in self.methods]
 
 
 @asynccontextmanager

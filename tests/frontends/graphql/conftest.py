@@ -1,12 +1,12 @@
 """A hub with its GraphQL front end, an HTTP client for it, and a count of backend calls.
 
 The count is real: a grpc client interceptor on the hub's `BackendClient` sees every call a
-front end makes to a backend (`hub.testing.running_hub(client_interceptors=...)`).
+front end makes to a backend (`hub.testing.CallCounter`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,33 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from grpc import aio
 
-from hub.testing import RunningHub, running_hub
-
-
-class CallCounter(aio.UnaryUnaryClientInterceptor):
-    """Records the method and metadata of each unary backend call."""
-
-    def __init__(self) -> None:
-        self.methods: list[str] = []
-        self.metadata: list[dict[str, str]] = []
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[Any, Any], Awaitable[Any]],
-        client_call_details: aio.ClientCallDetails,
-        request: Any,
-    ) -> Any:
-        method: object = client_call_details.method  # bytes at run time, str in the stubs
-        self.methods.append(method.decode() if isinstance(method, bytes) else str(method))
-        metadata = client_call_details.metadata or ()
-        self.metadata.append({str(key): str(value) for key, value in metadata})
-        return await continuation(client_call_details, request)
-
-    def short(self) -> list[str]:
-        """The calls so far as method names (`BatchGetUsers`), in order."""
-        return [method.rsplit("/", 1)[-1] for method in self.methods]
+from hub.testing import CallCounter, RunningHub, running_hub
 
 
 @dataclass(frozen=True)
