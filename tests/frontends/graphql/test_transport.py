@@ -3,9 +3,16 @@ GraphQL-over-HTTP spec, transport refusals as coded GraphQL errors, batches, Gra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-from hub.frontends.graphql.app import GRAPHQL_RESPONSE_JSON
+from starlette.types import Message
+
+from hub.client import BackendClient
+from hub.config import GraphQL, Http
+from hub.frontends.graphql.app import ENDPOINT_KEY, GRAPHQL_RESPONSE_JSON, GraphQLApp
+from hub.frontends.graphql.schema import build_schema
 from tests.frontends.graphql.conftest import GraphQLHub, create_user, graphql_hub
 
 ACCEPT_GRAPHQL = {"accept": GRAPHQL_RESPONSE_JSON}
@@ -113,3 +120,61 @@ async def test_graphiql_is_served_to_browsers_and_can_be_turned_off(tmp_path: Pa
     assert page.headers["content-type"].startswith("text/html")
     assert 404 == off.status_code
     assert ["NOT_FOUND"] == [e["extensions"]["code"] for e in off.json()["errors"]]
+
+
+async def test_the_endpoint_label_names_the_operation(gql: GraphQLHub) -> None:
+    """`scope["hub.endpoint"]` for the HTTP metrics: graphql:<operationName>, anonymous,
+    batch, or the path for the GraphiQL page."""
+    running = gql.running
+    client = BackendClient(running.backend_targets)
+    app = GraphQLApp(
+        build_schema(GraphQL(), introspection=True),
+        client=client,
+        bus=running.hub.bus,
+        settings=GraphQL(),
+        http=Http(),
+    )
+    query = "query Named { users { pageInfo { hasNextPage } } }"
+    labels = []
+    try:
+        for method, body, accept in [
+            ("POST", {"query": query, "operationName": "Named"}, "application/json"),
+            ("POST", {"query": "{ users { pageInfo { hasNextPage } } }"}, "application/json"),
+            ("POST", [{"query": query}], "application/json"),
+            ("GET", None, "text/html"),
+        ]:
+            labels.append(await _endpoint_label(app, method, body, accept))
+    finally:
+        await client.close()
+
+    assert ["graphql:Named", "graphql:anonymous", "graphql:batch", "/graphql"] == labels
+
+
+async def _endpoint_label(app: GraphQLApp, method: str, body: object, accept: str) -> object:
+    """Calls `app` over ASGI directly and returns the label it left in the scope."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"accept", accept.encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert 200 == sent[0]["status"]
+    return scope.get(ENDPOINT_KEY)
