@@ -195,3 +195,12 @@ async def test_the_npm_graphql_ws_client_receives_an_event_of_a_grpc_write(
         event["__typename"],
         event["mindmap"]["title"],
     )
+
+
+async def test_the_legacy_graphql_ws_protocol_is_not_offered(gql: GraphQLHub) -> None:
+    """Only graphql-transport-ws: a client asking for `graphql-ws` alone is closed (4406)."""
+    async with websockets.connect(ws_url(gql), subprotocols=[Subprotocol("graphql-ws")]) as ws:
+        async with asyncio.timeout(WAIT_SECONDS):
+            await ws.wait_closed()
+
+    assert 4406 == ws.close_code
