@@ -16,6 +16,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
+from hub.contracts.events.v1.events_pb2 import Event, UserUpdated
 from hub.contracts.mindmap.v1.mindmap_pb2 import AddNodeRequest, CreateMindmapRequest, Mindmap
 from hub.contracts.mindmap.v1.mindmap_pb2 import Node as NodeMessage
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
@@ -204,3 +205,41 @@ async def test_the_legacy_graphql_ws_protocol_is_not_offered(gql: GraphQLHub) ->
             await ws.wait_closed()
 
     assert 4406 == ws.close_code
+
+
+async def test_a_subscriber_dropped_as_too_slow_ends_with_slow_consumer(tmp_path: Path) -> None:
+    """With room for one queued event, a burst of three published at once drops the
+    subscriber: it gets the first, then SLOW_CONSUMER naming the last id delivered."""
+    async with graphql_hub(tmp_path / "data", events={"subscriber_queue": 1}) as hub:
+        running = hub.running
+        user_id = await user_over_grpc(running)
+        since = str(await running.published_event_id())
+        async with transport_ws(hub) as ws:
+            await subscribe(ws, USER_EVENTS, {"u": user_id, "since": since})
+            await running.mindmaps.CreateMindmap(
+                CreateMindmapRequest(mindmap=Mindmap(owner_id=user_id, title="Live"))
+            )
+            live = await receive(ws)  # the subscription is on the bus now
+            last = await running.published_event_id()
+            burst = [
+                Event(
+                    id=last + offset,
+                    type="user.updated",
+                    subject=f"users/{user_id}",
+                    owner_id=user_id,
+                    user_updated=UserUpdated(user=User(id=user_id, display_name=f"v{offset}")),
+                )
+                for offset in (1, 2, 3)
+            ]
+            await running.hub.bus.publish(burst)
+            delivered = await receive(ws)
+            dropped = await receive(ws)
+
+    assert "MindmapCreatedEvent" == live["payload"]["data"]["userEvents"]["__typename"]
+    assert str(last + 1) == delivered["payload"]["data"]["userEvents"]["id"]
+    [error] = dropped["payload"]["errors"]
+    assert ("next", "SLOW_CONSUMER", str(last + 1)) == (
+        dropped["type"],
+        error["extensions"]["code"],
+        error["extensions"]["lastDelivered"],
+    )
