@@ -50,7 +50,7 @@ from hub.frontends.rest.responses import HttpProblem, dump
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 ENDPOINT_KEY = "hub.endpoint"
 _TOO_MANY_OPERATIONS = "Too many operations"  # strawberry's refusal of a long batch
-_TRANSPORT_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
+_TRANSPORT_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 class _SubResponse(Response):
