@@ -1,7 +1,8 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
-It serves the REST app and, for WebSocket upgrades at `/ws`, the WebSocket endpoint:
-`_Dispatch` looks at the scope's type and path only, so REST requests pay one comparison.
+It serves the REST app, the GraphQL app at its path (HTTP and WebSocket) and, for WebSocket
+upgrades at `/ws`, the WebSocket endpoint: `_Dispatch` looks at the scope's type and path
+only, so REST requests pay two comparisons.
 WebSockets run on uvicorn's `websockets-sansio` protocol (no task of its own per connection),
 without permessage-deflate (it costs about 3x the memory per idle connection), with ping
 frames as the keepalive and the message size limit of `http.websocket`.
@@ -47,12 +48,14 @@ class HttpServer:
         *,
         bad_request: tuple[bytes, bytes],
         websocket: WebSocketEndpoint | None = None,
+        graphql: tuple[str, ASGIApp] | None = None,
     ) -> None:
         """`bad_request`: (content type, body) of the 400 for a request that does not parse;
-        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404)."""
+        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404);
+        `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path."""
         settings = websocket.settings if websocket is not None else WebSocket()
         self._config = uvicorn.Config(
-            _Dispatch(app, websocket),
+            _Dispatch(app, websocket, graphql),
             http=_httptools_answering(*bad_request),
             ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
@@ -119,15 +122,22 @@ def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProt
 
 
 class _Dispatch:
-    """WebSocket upgrades at `/ws` to the WebSocket endpoint, everything else to `http`; an
-    upgrade elsewhere is refused with a 404 problem, like an unknown REST path."""
+    """Requests to the GraphQL path to the GraphQL app, WebSocket upgrades at `/ws` to the
+    WebSocket endpoint, everything else to `http`; an upgrade elsewhere is refused with a
+    404 problem, like an unknown REST path."""
 
-    def __init__(self, http: ASGIApp, websocket: ASGIApp | None) -> None:
+    def __init__(
+        self, http: ASGIApp, websocket: ASGIApp | None, graphql: tuple[str, ASGIApp] | None
+    ) -> None:
         self._http = http
         self._websocket = websocket
+        self._graphql_path = graphql[0] if graphql is not None else ""
+        self._graphql = graphql[1] if graphql is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        if self._graphql is not None and scope["path"] == self._graphql_path:
+            await self._graphql(scope, receive, send)
+        elif scope["type"] != "websocket":
             await self._http(scope, receive, send)
         elif self._websocket is not None and scope["path"] == WEBSOCKET_PATH:
             await self._websocket(scope, receive, send)
