@@ -22,23 +22,21 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn, TypeAlias, TypeVar, assert_never
+from typing import Any, TypeAlias, TypeVar, assert_never
 
 import grpc
-from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.message import Message
-from google.rpc.error_details_pb2 import BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo
+from google.rpc.error_details_pb2 import PreconditionFailure, ResourceInfo
 from google.rpc.status_pb2 import Status
-from grpc_status import rpc_status
 
 from hub.errors import (
-    DOMAIN,
     Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
 )
+from hub.rpcstatus import abort, bad_request, status
 
 INTERNAL_MESSAGE = "internal error"
 """The only text a client sees of an unexpected failure; the details go to the log."""
@@ -58,19 +56,12 @@ _Resp = TypeVar("_Resp")
 
 def to_rpc_status(error: MappedError) -> Status:
     """The `google.rpc.Status` that tells a client what `error` means."""
-    error_info = ErrorInfo(reason=error.reason, domain=DOMAIN)
+    metadata: dict[str, str] = {}
     details: list[Message]
     match error:
         case InvalidArgument():
             code = grpc.StatusCode.INVALID_ARGUMENT
-            details = [
-                BadRequest(
-                    field_violations=[
-                        BadRequest.FieldViolation(field=v.field, description=v.description)
-                        for v in error.violations
-                    ]
-                )
-            ]
+            details = [bad_request(error.violations)]
         case NotFound():
             code = grpc.StatusCode.NOT_FOUND
             details = [_resource_info(error.resource_type, error.name, error.message)]
@@ -79,8 +70,7 @@ def to_rpc_status(error: MappedError) -> Status:
             details = [_resource_info(error.resource_type, error.name, error.message)]
         case Aborted():
             code = grpc.StatusCode.ABORTED
-            error_info.metadata["resource_type"] = error.resource_type
-            error_info.metadata["resource_name"] = error.name
+            metadata = {"resource_type": error.resource_type, "resource_name": error.name}
             details = []
         case FailedPrecondition():
             code = grpc.StatusCode.FAILED_PRECONDITION
@@ -97,13 +87,12 @@ def to_rpc_status(error: MappedError) -> Status:
             ]
         case _:
             assert_never(error)
-    return _status(code, error.message, [error_info, *details])
+    return status(code, error.message, error.reason, metadata=metadata, details=details)
 
 
 def internal_status() -> Status:
     """The status of an unexpected failure (a bug): INTERNAL, generic message."""
-    error_info = ErrorInfo(reason="INTERNAL", domain=DOMAIN)
-    return _status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, [error_info])
+    return status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, "INTERNAL")
 
 
 def rpc(
@@ -128,20 +117,5 @@ def rpc(
     return handle
 
 
-async def abort(context: Context, status: Status) -> NoReturn:
-    """Ends the call with `status`, details included; raises (grpc.aio's abort never
-    returns)."""
-    await context.abort_with_status(rpc_status.to_status(status))
-
-
 def _resource_info(resource_type: str, name: str, description: str) -> ResourceInfo:
     return ResourceInfo(resource_type=resource_type, resource_name=name, description=description)
-
-
-def _status(code: grpc.StatusCode, message: str, details: list[Message]) -> Status:
-    status = Status(code=code.value[0], message=message)
-    for detail in details:
-        packed = AnyMessage()
-        packed.Pack(detail)
-        status.details.append(packed)
-    return status
