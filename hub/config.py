@@ -88,13 +88,52 @@ def _default_routes() -> list[Route]:
     ]
 
 
+class CircuitBreaking(_Section):
+    """The breaker of each backend service (docs/policies.md): when it opens, how long it
+    stays open, how it probes. On when `circuit_breaking` is among the policies."""
+
+    consecutive_failures: Annotated[int, Field(gt=0)] = 5
+    """Failures in a row that open the breaker."""
+    failure_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Share of failed calls over the window that opens it ..."""
+    minimum_calls: Annotated[int, Field(gt=0)] = 20
+    """... once at least this many calls were made in the window."""
+    window_seconds: Annotated[float, Field(gt=0)] = 10.0
+    """The window of the failure ratio."""
+    open_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """How long an open breaker refuses calls before it lets probes through."""
+    half_open_probes: Annotated[int, Field(gt=0)] = 1
+    """Probe calls at a time while half-open; as many successes in a row close it."""
+
+
+class Retries(_Section):
+    """Retries of idempotent reads (the RPCs mapped to HTTP GET) that fail with UNAVAILABLE,
+    done by gRPC itself (gRFC A6) with jittered exponential backoff, throttled by a budget."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=5)] = 3
+    """Attempts per call, the first included (1: no retries; gRPC allows at most 5)."""
+    initial_backoff_seconds: Annotated[float, Field(ge=0.01)] = 0.05
+    """The first retry waits a random time up to this ... (at least 10 ms: with backoffs of
+    a few milliseconds, grpc-core's retry timer can leave a call hanging for good, grpc
+    issue 41036, seen here with grpcio 1.85)"""
+    max_backoff_seconds: Annotated[float, Field(ge=0.01)] = 1.0
+    """... the n-th up to min(initial * multiplier^(n-1), this)."""
+    backoff_multiplier: Annotated[float, Field(gt=0)] = 2.0
+    budget_max_tokens: Annotated[int, Field(gt=0, le=1000)] = 10
+    """Retry budget (gRFC A6 `retryThrottling`): each failure costs a token, each success
+    gives back `budget_token_ratio`; at half of this many tokens or fewer, no retries."""
+    budget_token_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
 class ApiGateway(_Section):
     """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
     route entry whose path and methods cover no REST route is an error at start-up);
-    `policies` are validated now and applied by a later version."""
+    `policies` lists the gateway policies in force, each set up in its own block."""
 
     routes: list[Route] = Field(default_factory=_default_routes)
     policies: list[Policy] = Field(default_factory=list)
+    circuit_breaking: CircuitBreaking = Field(default_factory=CircuitBreaking)
+    retries: Retries = Field(default_factory=Retries)
 
 
 class Grpc(_Section):
