@@ -49,6 +49,8 @@ from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.websocket.endpoint import WebSocketEndpoint
 from hub.health import HealthServicer
+from hub.policies.breaker import BreakerSettings, CircuitBreaker
+from hub.policies.interceptor import PolicyInterceptor
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -247,6 +249,18 @@ class Hub:
         self.websocket = WebSocketEndpoint(self.bus, settings.http.websocket)
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
         self._store_open = False
+        breaking = settings.api_gateway.circuit_breaking
+        self.breakers: dict[str, CircuitBreaker] = (
+            {
+                descriptor.full_name: CircuitBreaker(
+                    name, BreakerSettings(**breaking.model_dump())
+                )
+                for name, descriptor in SERVICE_DESCRIPTORS.items()
+            }
+            if "circuit_breaking" in settings.api_gateway.policies
+            else {}
+        )
+        """The circuit breaker of each backend's gRPC service, when the policy is on."""
 
     def _committed(self, event_id: int) -> None:
         """After each committed write: the relay moves its event to the bus at once."""
@@ -276,13 +290,15 @@ class Hub:
         for name in SERVICE_NAMES:
             backend = self._build_backend(name, max_bytes)
             self._backends.append(backend)
-            backend.bound = listen(backend.server, self.settings.service_listen(name))
-            await backend.server.start()
-            await backend.health.set(
-                SERVICE_DESCRIPTORS[name].full_name, health_pb2.HealthCheckResponse.SERVING
-            )
+            await self._serve_backend(backend, self.settings.service_listen(name))
 
-        self._client = BackendClient(self.backend_targets, max_message_bytes=max_bytes)
+        gateway = self.settings.api_gateway
+        self._client = BackendClient(
+            self.backend_targets,
+            max_message_bytes=max_bytes,
+            retries=gateway.retries,
+            interceptors=[PolicyInterceptor(breakers=self.breakers)],
+        )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(options=server_options(max_bytes))
         self._frontend.add_to_server(self._front_server)
@@ -304,6 +320,29 @@ class Hub:
         except BaseException:
             listening.close()  # the server never took it over
             raise
+
+    async def _serve_backend(self, backend: _BackendServer, address: str) -> None:
+        backend.bound = listen(backend.server, address)
+        await backend.server.start()
+        await backend.health.set(
+            SERVICE_DESCRIPTORS[backend.name].full_name, health_pb2.HealthCheckResponse.SERVING
+        )
+
+    async def stop_backend(self, name: ServiceName) -> None:
+        """Stops one backend service at once, as when its process dies in a split
+        deployment (for fault drills and tests; `restart_backend` brings it back)."""
+        backend = self._backend(name)
+        await backend.server.stop(0)
+
+    async def restart_backend(self, name: ServiceName) -> None:
+        """Starts a stopped backend service again, on the address it had."""
+        old = self._backend(name)
+        backend = self._build_backend(name, self.settings.grpc.max_message_bytes)
+        self._backends[self._backends.index(old)] = backend
+        await self._serve_backend(backend, old.bound)
+
+    def _backend(self, name: ServiceName) -> _BackendServer:
+        return next(backend for backend in self._backends if backend.name == name)
 
     def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
         server = aio.server(
