@@ -252,9 +252,7 @@ class Hub:
         breaking = settings.api_gateway.circuit_breaking
         self.breakers: dict[str, CircuitBreaker] = (
             {
-                descriptor.full_name: CircuitBreaker(
-                    name, BreakerSettings(**breaking.model_dump())
-                )
+                descriptor.full_name: CircuitBreaker(name, BreakerSettings(**breaking.model_dump()))
                 for name, descriptor in SERVICE_DESCRIPTORS.items()
             }
             if "circuit_breaking" in settings.api_gateway.policies
