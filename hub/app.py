@@ -49,6 +49,7 @@ from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.websocket.endpoint import WebSocketEndpoint
 from hub.health import HealthServicer
+from hub.policies.auth import Authenticator, hs256_secret
 from hub.policies.breaker import BreakerSettings, CircuitBreaker
 from hub.policies.interceptor import PolicyInterceptor
 from hub.storage.sqlite import SqliteStore
@@ -180,6 +181,28 @@ def _bind(address: str) -> socket.socket:
     return bound
 
 
+def anonymous_paths(patterns: list[str]) -> frozenset[str]:
+    """The wire paths of the RPCs `authentication.anonymous` opens. Raises `ConfigError`
+    naming each entry that matches no RPC of a backend."""
+    services = {descriptor.full_name: descriptor for descriptor in SERVICE_DESCRIPTORS.values()}
+    paths: set[str] = set()
+    problems: list[str] = []
+    for index, pattern in enumerate(patterns):
+        service_name, _, method_name = pattern.partition("/")
+        descriptor = services.get(service_name)
+        names = [] if descriptor is None else [method.name for method in descriptor.methods]
+        chosen = names if method_name == "*" else [n for n in names if n == method_name]
+        if not chosen:
+            problems.append(
+                f"api_gateway.authentication.anonymous[{index}]: no RPC {pattern!r} "
+                f"(services: {', '.join(sorted(services))})"
+            )
+        paths.update(f"/{service_name}/{name}" for name in chosen)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return frozenset(paths)
+
+
 def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
     """The REST routes of the backend services that `gateway.routes` exposes. Raises
     `ConfigError` naming each configured method that exposes no route (a misspelt path)."""
@@ -223,6 +246,7 @@ class Hub:
         self.settings = settings
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
+        self._anonymous = anonymous_paths(settings.api_gateway.authentication.anonymous)
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
         events = settings.events
         self.bus: EventBus = MemoryEventBus(
@@ -295,7 +319,13 @@ class Hub:
             self.backend_targets,
             max_message_bytes=max_bytes,
             retries=gateway.retries,
-            interceptors=[PolicyInterceptor(breakers=self.breakers)],
+            interceptors=[
+                PolicyInterceptor(
+                    authenticator=self._authenticator(),
+                    anonymous=self._anonymous,
+                    breakers=self.breakers,
+                )
+            ],
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(options=server_options(max_bytes))
@@ -318,6 +348,19 @@ class Hub:
         except BaseException:
             listening.close()  # the server never took it over
             raise
+
+    def _authenticator(self) -> Authenticator | None:
+        """The authenticator, when the policy is on (its HS256 key made if missing)."""
+        gateway = self.settings.api_gateway
+        if "authentication" not in gateway.policies:
+            return None
+        settings = gateway.authentication
+        secret = (
+            hs256_secret(settings, self.settings.data_dir)
+            if "HS256" in settings.algorithms
+            else None
+        )
+        return Authenticator(settings, secret=secret)
 
     async def _serve_backend(self, backend: _BackendServer, address: str) -> None:
         backend.bound = listen(backend.server, address)

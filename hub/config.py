@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 DEFAULT_CONFIG_FILE = Path("hub.yaml")
 ENV_PREFIX = "HUB_"
@@ -125,6 +125,54 @@ class Retries(_Section):
     budget_token_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
 
 
+def _method_pattern(value: str) -> str:
+    service, slash, method = value.partition("/")
+    if not slash or not service or not method or "/" in method:
+        raise ValueError("expected <package.Service>/<Method> or <package.Service>/*")
+    return value
+
+
+JwtAlgorithm: TypeAlias = Literal["HS256", "RS256", "ES256"]
+
+
+class ApiKey(_Section):
+    """A service's API key: its name (the principal), the key's SHA-256 (hex), its roles."""
+
+    name: Annotated[str, Field(min_length=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    roles: list[str] = Field(default_factory=list)
+
+
+class Authentication(_Section):
+    """Who may call (docs/policies.md#authentication). On when `authentication` is among the
+    policies: every RPC then needs a principal, except those listed in `anonymous`."""
+
+    jwt_secret: SecretStr | None = None
+    """The HS256 key; default: the contents of `jwt_secret_file`."""
+    jwt_secret_file: Path | None = None
+    """Where the HS256 key is kept (default `<data_dir>/jwt-secret`, made at first start
+    with 32 random bytes, readable by the owner only)."""
+    jwks_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    """RS256/ES256 keys: a JWKS document at an `https://` (or `http://`) URL ..."""
+    jwks_file: Path | None = None
+    """... or in a file (read again when it changes)."""
+    jwks_cache_seconds: Annotated[float, Field(gt=0)] = 300.0
+    """How long fetched keys are trusted before the document is fetched again."""
+    jwks_refresh_cooldown_seconds: Annotated[float, Field(ge=0)] = 30.0
+    """A token naming an unknown key refetches the document at most this often."""
+    algorithms: Annotated[list[JwtAlgorithm], Field(min_length=1)] = Field(
+        default_factory=lambda: list(get_args(JwtAlgorithm))
+    )
+    issuer: Annotated[str, Field(min_length=1)] = "hub"
+    audience: Annotated[str, Field(min_length=1)] = "hub"
+    leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    """Clock skew allowed on `exp` and `nbf`."""
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    anonymous: list[Annotated[str, AfterValidator(_method_pattern)]] = Field(default_factory=list)
+    """RPCs (and so their REST routes) open without credentials:
+    `hub.user.v1.UserService/CreateUser`, or `hub.user.v1.UserService/*`."""
+
+
 class ApiGateway(_Section):
     """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
     route entry whose path and methods cover no REST route is an error at start-up);
@@ -132,6 +180,7 @@ class ApiGateway(_Section):
 
     routes: list[Route] = Field(default_factory=_default_routes)
     policies: list[Policy] = Field(default_factory=list)
+    authentication: Authentication = Field(default_factory=Authentication)
     circuit_breaking: CircuitBreaking = Field(default_factory=CircuitBreaking)
     retries: Retries = Field(default_factory=Retries)
 

@@ -6,7 +6,13 @@ front end's forwarding). A policy that refuses a call raises, before anything le
 same `AioRpcError` a server would (`hub.rpcstatus.client_error`), and each front end signals
 it in its own protocol through the status mapping it already has.
 
-Policies in force:
+Policies in force, in this order:
+- authentication (`Authenticator`): the `authorization` metadata (which every front end
+  passes on) is verified and replaced by the principal, `x-hub-principal` (subject) and
+  `x-hub-roles` (comma-separated), the only credentials a backend sees (front ends strip
+  any `x-hub-*` a client sends). No credentials on an RPC that is not anonymous, or bad
+  credentials on any RPC: UNAUTHENTICATED with the reason (`CREDENTIALS_MISSING`,
+  `TOKEN_EXPIRED`, ...).
 - circuit breaking (`CircuitBreaker`, one per backend service): while a backend's breaker is
   open its calls fail at once with UNAVAILABLE, `ErrorInfo` reason `CIRCUIT_OPEN` (metadata:
   the gRPC service) and `RetryInfo` (when it will let a probe through). Outcomes that say the
@@ -24,6 +30,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from hub.policies.auth import Authenticator, Unauthenticated
 from hub.policies.breaker import BreakerOpen, CircuitBreaker
 from hub.rpcstatus import client_error, retry_info, status
 
@@ -39,25 +46,47 @@ UNHEALTHY_CODES = frozenset(
 
 _Continuation = Callable[[aio.ClientCallDetails, Any], Any]
 
+AUTHORIZATION_KEY = "authorization"
+PRINCIPAL_KEY = "x-hub-principal"
+ROLES_KEY = "x-hub-roles"
 
-def service_of(method: str | bytes) -> str:
-    """The gRPC service of a method's wire path: `/hub.user.v1.UserService/GetUser` ->
-    `hub.user.v1.UserService` (grpc.aio hands interceptors the path as bytes, though its
-    type hints say str)."""
-    path = method.decode() if isinstance(method, bytes) else method
+
+def wire_path(method: str | bytes) -> str:
+    """A method's wire path as text (grpc.aio hands interceptors bytes, though its type hints
+    say str)."""
+    return method.decode() if isinstance(method, bytes) else method
+
+
+def service_of(path: str) -> str:
+    """The gRPC service of a wire path: `/hub.user.v1.UserService/GetUser` ->
+    `hub.user.v1.UserService`."""
     return path.split("/", 2)[1]
 
 
 class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
-    """The policies of every unary backend call; `breakers` by gRPC service name."""
+    """The policies of every unary backend call. `authenticator`: None when authentication
+    is off; `anonymous`: wire paths open without credentials; `breakers` by gRPC service."""
 
-    def __init__(self, *, breakers: Mapping[str, CircuitBreaker]) -> None:
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator | None = None,
+        anonymous: frozenset[str] = frozenset(),
+        breakers: Mapping[str, CircuitBreaker],
+    ) -> None:
+        self._authenticator = authenticator
+        self._anonymous = anonymous
         self._breakers = dict(breakers)
 
     async def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
-        service = service_of(client_call_details.method)
+        path = wire_path(client_call_details.method)
+        if self._authenticator is not None:
+            client_call_details = await self._authenticate(
+                self._authenticator, path, client_call_details
+            )
+        service = service_of(path)
         breaker = self._breakers.get(service)
         if breaker is None:
             return await continuation(client_call_details, request)
@@ -81,3 +110,43 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
             raise
         breaker.record(success=code not in UNHEALTHY_CODES)
         return call
+
+    async def _authenticate(
+        self, authenticator: Authenticator, path: str, details: aio.ClientCallDetails
+    ) -> aio.ClientCallDetails:
+        """The call's details with the principal in place of the credentials; raises the
+        UNAUTHENTICATED error when they are missing (and needed) or bad."""
+        kept: list[tuple[str, str | bytes]] = []
+        authorization: str | None = None
+        for key, value in details.metadata or ():
+            if key == AUTHORIZATION_KEY and isinstance(value, str):
+                authorization = value
+            elif not key.startswith("x-hub-"):
+                kept.append((key, value))
+        try:
+            principal = await authenticator.authenticate(authorization)
+        except Unauthenticated as refused:
+            raise client_error(
+                status(grpc.StatusCode.UNAUTHENTICATED, refused.message, refused.reason)
+            ) from None
+        if principal is None:
+            if path not in self._anonymous:
+                raise client_error(
+                    status(
+                        grpc.StatusCode.UNAUTHENTICATED,
+                        "this call needs credentials: 'Bearer <token>' or 'ApiKey <key>'",
+                        "CREDENTIALS_MISSING",
+                    )
+                )
+        else:
+            kept += [
+                (PRINCIPAL_KEY, principal.subject),
+                (ROLES_KEY, ",".join(sorted(principal.roles))),
+            ]
+        return aio.ClientCallDetails(
+            details.method,
+            details.timeout,
+            aio.Metadata(*kept),
+            details.credentials,
+            details.wait_for_ready,
+        )

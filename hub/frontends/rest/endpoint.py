@@ -273,4 +273,16 @@ def _failure(
     if failure.retry_delay_seconds is not None:
         retry_after = str(math.ceil(failure.retry_delay_seconds)).encode()
         response_headers.append((b"retry-after", retry_after))
+    if failure.code == grpc.StatusCode.UNAUTHENTICATED:
+        response_headers.append((b"www-authenticate", bearer_challenge(failure)))
     return HttpResponse(body["status"], response_headers, dump(body))
+
+
+def bearer_challenge(failure: RpcFailure) -> bytes:
+    """The `WWW-Authenticate` of a 401 (RFC 6750 §3): no error code when no credentials
+    came, `invalid_token` when they were refused."""
+    if failure.reason in ("", "CREDENTIALS_MISSING"):
+        return b'Bearer realm="hub"'
+    description = failure.message.replace("\\", "").replace('"', "'")
+    challenge = f'Bearer realm="hub", error="invalid_token", error_description="{description}"'
+    return challenge.encode("ascii", "replace")
