@@ -11,6 +11,7 @@ exhaustive `match`:
 | AlreadyExists       | ALREADY_EXISTS      | ResourceInfo                           |
 | Aborted             | ABORTED             | (ErrorInfo reason ETAG_MISMATCH only)  |
 | FailedPrecondition  | FAILED_PRECONDITION | PreconditionFailure                    |
+| PermissionDenied    | PERMISSION_DENIED   | (ErrorInfo reason only)                |
 
 and every status also carries an `ErrorInfo` (reason, domain "hub"). Any other exception is
 a bug: it is logged here, at the boundary, and answered with INTERNAL and a generic message
@@ -35,13 +36,16 @@ from hub.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
 )
 from hub.rpcstatus import abort, bad_request, status
 
 INTERNAL_MESSAGE = "internal error"
 """The only text a client sees of an unexpected failure; the details go to the log."""
 
-MappedError: TypeAlias = InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition
+MappedError: TypeAlias = (
+    InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition | PermissionDenied
+)
 """Every concrete domain error; a test proves it covers all subclasses of `DomainError`."""
 
 _logger = logging.getLogger(__name__)
@@ -85,6 +89,9 @@ def to_rpc_status(error: MappedError) -> Status:
                     ]
                 )
             ]
+        case PermissionDenied():
+            code = grpc.StatusCode.PERMISSION_DENIED
+            details = []
         case _:
             assert_never(error)
     return status(code, error.message, error.reason, metadata=metadata, details=details)
@@ -108,7 +115,14 @@ def rpc(
         try:
             return await handler(servicer, request, context)
         # MappedError spelled out: mypy checks each is in it, a test that it covers them all.
-        except (InvalidArgument, NotFound, AlreadyExists, Aborted, FailedPrecondition) as error:
+        except (
+            InvalidArgument,
+            NotFound,
+            AlreadyExists,
+            Aborted,
+            FailedPrecondition,
+            PermissionDenied,
+        ) as error:
             await abort(context, to_rpc_status(error))
         except Exception:
             _logger.exception("unexpected failure in %s", handler.__qualname__)

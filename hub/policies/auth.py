@@ -30,26 +30,17 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jwt
 
 from hub.config import Authentication
+from hub.principal import Principal
 
 _REMEMBERED_TOKENS = 4096
 _SECRET_BYTES = 32
 SECRET_FILE_NAME = "jwt-secret"  # noqa: S105 (a file name, not a secret)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a user (from a token) or a service (from an API key)."""
-
-    subject: str
-    roles: frozenset[str]
-    kind: Literal["user", "service"]
 
 
 class Unauthenticated(Exception):
@@ -74,7 +65,7 @@ class Authenticator:
         elif settings.jwks_file is not None:
             self._jwks = _FileKeys(settings.jwks_file)
         self._api_keys = {
-            bytes.fromhex(key.sha256): Principal(key.name, frozenset(key.roles), "service")
+            bytes.fromhex(key.sha256): Principal(key.name, frozenset(key.roles))
             for key in settings.api_keys
         }
         self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
@@ -111,7 +102,7 @@ class Authenticator:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             raise Unauthenticated("TOKEN_INVALID", "the roles claim is not a list of strings")
-        principal = Principal(str(claims["sub"]), frozenset(roles), "user")
+        principal = Principal(str(claims["sub"]), frozenset(roles))
         self._remember(token, principal, float(claims["exp"]))
         return principal
 

@@ -10,9 +10,9 @@ Policies in force, in this order:
 - authentication (`Authenticator`): the `authorization` metadata (which every front end
   passes on) is verified and replaced by the principal, `x-hub-principal` (subject) and
   `x-hub-roles` (comma-separated), the only credentials a backend sees (front ends strip
-  any `x-hub-*` a client sends). No credentials on an RPC that is not anonymous, or bad
-  credentials on any RPC: UNAUTHENTICATED with the reason (`CREDENTIALS_MISSING`,
-  `TOKEN_EXPIRED`, ...).
+  any `x-hub-*` a client sends; `hub.principal`). No credentials on an RPC that is not
+  anonymous, or bad credentials on any RPC: UNAUTHENTICATED with the reason
+  (`CREDENTIALS_MISSING`, `TOKEN_EXPIRED`, ...).
 - circuit breaking (`CircuitBreaker`, one per backend service): while a backend's breaker is
   open its calls fail at once with UNAVAILABLE, `ErrorInfo` reason `CIRCUIT_OPEN` (metadata:
   the gRPC service) and `RetryInfo` (when it will let a probe through). Outcomes that say the
@@ -47,8 +47,6 @@ UNHEALTHY_CODES = frozenset(
 _Continuation = Callable[[aio.ClientCallDetails, Any], Any]
 
 AUTHORIZATION_KEY = "authorization"
-PRINCIPAL_KEY = "x-hub-principal"
-ROLES_KEY = "x-hub-roles"
 
 
 def wire_path(method: str | bytes) -> str:
@@ -139,10 +137,7 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
                     )
                 )
         else:
-            kept += [
-                (PRINCIPAL_KEY, principal.subject),
-                (ROLES_KEY, ",".join(sorted(principal.roles))),
-            ]
+            kept += principal.metadata()
         return aio.ClientCallDetails(
             details.method,
             details.timeout,

@@ -20,7 +20,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from hub.config import ApiKey, Authentication
-from hub.policies.auth import Authenticator, Principal, Unauthenticated, hs256_secret
+from hub.policies.auth import Authenticator, Unauthenticated, hs256_secret
+from hub.principal import Principal
 from tests.policies.tokens import (
     SECRET,
     KeyPair,
@@ -77,7 +78,7 @@ async def reason(subject: Authenticator, authorization: str) -> str:
 async def test_a_good_token_gives_its_subject_and_roles(jwks: Path, token: str) -> None:
     principal = await authenticator(jwks).authenticate(f"Bearer {token}")
 
-    assert Principal("u1", frozenset({"admin"}), "user") == principal
+    assert Principal("u1", frozenset({"admin"})) == principal
 
 
 async def test_no_credentials_is_anonymous(jwks: Path) -> None:
@@ -88,7 +89,7 @@ async def test_no_credentials_is_anonymous(jwks: Path) -> None:
 async def test_an_api_key_gives_its_service_principal() -> None:
     principal = await authenticator().authenticate(f"ApiKey {SERVICE_KEY}")
 
-    assert Principal("billing", frozenset({"service"}), "service") == principal
+    assert Principal("billing", frozenset({"service"})) == principal
     assert "API_KEY_INVALID" == await reason(authenticator(), "ApiKey not-the-key")
 
 

@@ -161,3 +161,36 @@ def test_an_anonymous_entry_that_names_no_rpc_is_a_configuration_error(tmp_path:
     assert "api_gateway.authentication.anonymous[1]: no RPC 'hub.user.v1.UserService/Nope'" in (
         str(raised.value)
     )
+
+
+async def test_another_users_data_is_forbidden_over_grpc_and_rest(hub: RunningHub) -> None:
+    """Authorization, decided by the backend, in each front end's terms."""
+    ada = await _user(hub)
+    bob = (
+        await hub.users.CreateUser(
+            CreateUserRequest(user=User(email="bob@example.com", display_name="Bob"))
+        )
+    ).user.id
+
+    refused = await _refusal(
+        hub.users.GetUser(GetUserRequest(id=bob), metadata=bearer(hs256(subject=ada, roles=[])))
+    )
+    async with httpx.AsyncClient(base_url=hub.http_url) as http:
+        forbidden = await http.get(
+            f"/api/v1/users/{bob}",
+            headers={"authorization": f"Bearer {hs256(subject=ada, roles=[])}"},
+        )
+        own = await http.get(
+            f"/api/v1/users/{ada}",
+            headers={"authorization": f"Bearer {hs256(subject=ada, roles=[])}"},
+        )
+
+    assert (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED") == (
+        refused.code,
+        refused.reason,
+    )
+    assert (403, "PERMISSION_DENIED", 200) == (
+        forbidden.status_code,
+        forbidden.json()["reason"],
+        own.status_code,
+    )
