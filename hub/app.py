@@ -34,8 +34,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
 from hub.backends.users import UserService
-from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient
-from hub.config import SERVICE_NAMES, ApiGateway, ConfigError, ServiceName, Settings
+from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient, method_path
+from hub.config import (
+    SERVICE_NAMES,
+    ApiGateway,
+    ConfigError,
+    RateLimiting,
+    ServiceName,
+    Settings,
+)
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.events.bus import EventBus
@@ -52,6 +59,7 @@ from hub.health import HealthServicer
 from hub.policies.auth import Authenticator, hs256_secret
 from hub.policies.breaker import BreakerSettings, CircuitBreaker
 from hub.policies.interceptor import PolicyInterceptor
+from hub.policies.ratelimit import Limit, MemoryRateLimitStore, RateLimiter
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -181,26 +189,52 @@ def _bind(address: str) -> socket.socket:
     return bound
 
 
+def rpc_paths(pattern: str, key: str, problems: list[str]) -> list[str]:
+    """The wire paths of the backend RPCs `pattern` (`<package.Service>/<Method>` or
+    `<package.Service>/*`) names; adds a problem naming `key` when it names none."""
+    services = {descriptor.full_name: descriptor for descriptor in SERVICE_DESCRIPTORS.values()}
+    service_name, _, method_name = pattern.partition("/")
+    descriptor = services.get(service_name)
+    names = [] if descriptor is None else [method.name for method in descriptor.methods]
+    chosen = names if method_name == "*" else [name for name in names if name == method_name]
+    if not chosen:
+        problems.append(f"{key}: no RPC {pattern!r} (services: {', '.join(sorted(services))})")
+    return [f"/{service_name}/{name}" for name in chosen]
+
+
 def anonymous_paths(patterns: list[str]) -> frozenset[str]:
     """The wire paths of the RPCs `authentication.anonymous` opens. Raises `ConfigError`
     naming each entry that matches no RPC of a backend."""
-    services = {descriptor.full_name: descriptor for descriptor in SERVICE_DESCRIPTORS.values()}
-    paths: set[str] = set()
     problems: list[str] = []
-    for index, pattern in enumerate(patterns):
-        service_name, _, method_name = pattern.partition("/")
-        descriptor = services.get(service_name)
-        names = [] if descriptor is None else [method.name for method in descriptor.methods]
-        chosen = names if method_name == "*" else [n for n in names if n == method_name]
-        if not chosen:
-            problems.append(
-                f"api_gateway.authentication.anonymous[{index}]: no RPC {pattern!r} "
-                f"(services: {', '.join(sorted(services))})"
-            )
-        paths.update(f"/{service_name}/{name}" for name in chosen)
+    paths = {
+        path
+        for index, pattern in enumerate(patterns)
+        for path in rpc_paths(pattern, f"api_gateway.authentication.anonymous[{index}]", problems)
+    }
+    _raise_if_any(problems)
+    return frozenset(paths)
+
+
+def rate_limits(settings: RateLimiting) -> dict[str, Limit]:
+    """The bucket of every backend RPC: the first rule naming it, else the default. Raises
+    `ConfigError` naming each rule that matches no RPC."""
+    problems: list[str] = []
+    limits: dict[str, Limit] = {}
+    for index, rule in enumerate(settings.rules):
+        key = f"api_gateway.rate_limiting.rules[{index}].rpc"
+        for path in rpc_paths(rule.rpc, key, problems):
+            limits.setdefault(path, Limit(rule.rate_per_second, rule.burst))
+    _raise_if_any(problems)
+    default = Limit(settings.default.rate_per_second, settings.default.burst)
+    for descriptor in SERVICE_DESCRIPTORS.values():
+        for method in descriptor.methods:
+            limits.setdefault(method_path(descriptor, method.name), default)
+    return limits
+
+
+def _raise_if_any(problems: list[str]) -> None:
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-    return frozenset(paths)
 
 
 def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
@@ -218,8 +252,7 @@ def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
                     f"no {method} route under {entry.path}"
                 )
         exposures.append(Exposure(entry.path, service, frozenset(entry.methods)))
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    _raise_if_any(problems)
     return expose(routes, exposures)
 
 
@@ -246,7 +279,15 @@ class Hub:
         self.settings = settings
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
-        self._anonymous = anonymous_paths(settings.api_gateway.authentication.anonymous)
+        gateway = settings.api_gateway
+        # Policy blocks are checked against the protos whether or not the policy is on.
+        self._anonymous = anonymous_paths(gateway.authentication.anonymous)
+        limits = rate_limits(gateway.rate_limiting)
+        self._rate_limiter = (
+            RateLimiter(MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys), limits)
+            if "rate_limiting" in gateway.policies
+            else None
+        )
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
         events = settings.events
         self.bus: EventBus = MemoryEventBus(
@@ -323,6 +364,7 @@ class Hub:
                 PolicyInterceptor(
                     authenticator=self._authenticator(),
                     anonymous=self._anonymous,
+                    rate_limiter=self._rate_limiter,
                     breakers=self.breakers,
                 )
             ],

@@ -173,6 +173,30 @@ class Authentication(_Section):
     `hub.user.v1.UserService/CreateUser`, or `hub.user.v1.UserService/*`."""
 
 
+class RateLimit(_Section):
+    """A token bucket: `burst` calls at once, refilled at `rate_per_second`."""
+
+    rate_per_second: Annotated[float, Field(gt=0)]
+    burst: Annotated[int, Field(gt=0)]
+
+
+class RateLimitRule(RateLimit):
+    """The bucket of the RPCs `rpc` names (`<package.Service>/<Method>` or `.../*`)."""
+
+    rpc: Annotated[str, AfterValidator(_method_pattern)]
+
+
+class RateLimiting(_Section):
+    """Token buckets per caller and RPC (docs/policies.md#rate-limiting). On when
+    `rate_limiting` is among the policies; the first rule naming an RPC sets its bucket,
+    `default` the others'."""
+
+    default: RateLimit = Field(default_factory=lambda: RateLimit(rate_per_second=50.0, burst=100))
+    rules: list[RateLimitRule] = Field(default_factory=list)
+    max_keys: Annotated[int, Field(gt=0)] = 100_000
+    """Buckets kept in memory at most (least recently used forgotten first)."""
+
+
 class ApiGateway(_Section):
     """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
     route entry whose path and methods cover no REST route is an error at start-up);
@@ -181,6 +205,7 @@ class ApiGateway(_Section):
     routes: list[Route] = Field(default_factory=_default_routes)
     policies: list[Policy] = Field(default_factory=list)
     authentication: Authentication = Field(default_factory=Authentication)
+    rate_limiting: RateLimiting = Field(default_factory=RateLimiting)
     circuit_breaking: CircuitBreaking = Field(default_factory=CircuitBreaking)
     retries: Retries = Field(default_factory=Retries)
 

@@ -1,4 +1,5 @@
-"""The principal, who a call is made for, and its wire form between the gateway and backends.
+"""The principal, who a call is made for, and its wire form between the gateway and backends
+(and the client's address, which the front ends hand the gateway's policies).
 
 The gateway authenticates a call's credentials (`hub.policies.auth`) and sends the backends the
 principal instead: `x-hub-principal` (the subject: a user id or a service's name) and
@@ -12,6 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+GATEWAY_PREFIX = "x-hub-"
+"""Metadata keys the gateway sets; front ends drop those a client sends."""
+PEER_KEY = "x-hub-peer"
+"""The client's address, which front ends add for the policies (rate limits by address)."""
 PRINCIPAL_KEY = "x-hub-principal"
 ROLES_KEY = "x-hub-roles"
 ADMIN_ROLE = "admin"

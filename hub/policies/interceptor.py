@@ -13,6 +13,10 @@ Policies in force, in this order:
   any `x-hub-*` a client sends; `hub.principal`). No credentials on an RPC that is not
   anonymous, or bad credentials on any RPC: UNAUTHENTICATED with the reason
   (`CREDENTIALS_MISSING`, `TOKEN_EXPIRED`, ...).
+- rate limiting (`RateLimiter`): a token from the bucket of the caller (the principal, or
+  the client's address, `x-hub-peer`, which the front ends set) for this RPC; an empty
+  bucket is RESOURCE_EXHAUSTED, reason `RATE_LIMITED` (metadata `quota`, `windowSeconds`,
+  `remaining`, `resetSeconds`), with `RetryInfo`.
 - circuit breaking (`CircuitBreaker`, one per backend service): while a backend's breaker is
   open its calls fail at once with UNAVAILABLE, `ErrorInfo` reason `CIRCUIT_OPEN` (metadata:
   the gRPC service) and `RetryInfo` (when it will let a probe through). Outcomes that say the
@@ -24,6 +28,7 @@ Policies in force, in this order:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +37,8 @@ from grpc import aio
 
 from hub.policies.auth import Authenticator, Unauthenticated
 from hub.policies.breaker import BreakerOpen, CircuitBreaker
+from hub.policies.ratelimit import RateLimiter
+from hub.principal import GATEWAY_PREFIX, PEER_KEY, Principal
 from hub.rpcstatus import client_error, retry_info, status
 
 UNHEALTHY_CODES = frozenset(
@@ -63,27 +70,29 @@ def service_of(path: str) -> str:
 
 class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
     """The policies of every unary backend call. `authenticator`: None when authentication
-    is off; `anonymous`: wire paths open without credentials; `breakers` by gRPC service."""
+    is off; `anonymous`: wire paths open without credentials; `rate_limiter`: None when
+    rate limiting is off; `breakers` by gRPC service (none when circuit breaking is off)."""
 
     def __init__(
         self,
         *,
         authenticator: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset(),
+        rate_limiter: RateLimiter | None = None,
         breakers: Mapping[str, CircuitBreaker],
     ) -> None:
         self._authenticator = authenticator
         self._anonymous = anonymous
+        self._rate_limiter = rate_limiter
         self._breakers = dict(breakers)
+        self._admits = authenticator is not None or rate_limiter is not None
 
     async def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
         path = wire_path(client_call_details.method)
-        if self._authenticator is not None:
-            client_call_details = await self._authenticate(
-                self._authenticator, path, client_call_details
-            )
+        if self._admits:
+            client_call_details = await self._admit(path, client_call_details)
         service = service_of(path)
         breaker = self._breakers.get(service)
         if breaker is None:
@@ -109,39 +118,80 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         breaker.record(success=code not in UNHEALTHY_CODES)
         return call
 
-    async def _authenticate(
-        self, authenticator: Authenticator, path: str, details: aio.ClientCallDetails
-    ) -> aio.ClientCallDetails:
-        """The call's details with the principal in place of the credentials; raises the
-        UNAUTHENTICATED error when they are missing (and needed) or bad."""
+    async def _admit(self, path: str, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
+        """Authenticates and rate-limits the call; returns its details with the principal
+        in place of the credentials and the gateway's own keys. Raises the refusal."""
         kept: list[tuple[str, str | bytes]] = []
         authorization: str | None = None
+        peer = ""
         for key, value in details.metadata or ():
             if key == AUTHORIZATION_KEY and isinstance(value, str):
                 authorization = value
-            elif not key.startswith("x-hub-"):
+                if self._authenticator is None:  # the backend gets what it always got
+                    kept.append((key, value))
+            elif key == PEER_KEY and isinstance(value, str):
+                peer = value
+            elif not key.startswith(GATEWAY_PREFIX):
                 kept.append((key, value))
-        try:
-            principal = await authenticator.authenticate(authorization)
-        except Unauthenticated as refused:
-            raise client_error(
-                status(grpc.StatusCode.UNAUTHENTICATED, refused.message, refused.reason)
-            ) from None
-        if principal is None:
-            if path not in self._anonymous:
-                raise client_error(
-                    status(
-                        grpc.StatusCode.UNAUTHENTICATED,
-                        "this call needs credentials: 'Bearer <token>' or 'ApiKey <key>'",
-                        "CREDENTIALS_MISSING",
-                    )
-                )
-        else:
-            kept += principal.metadata()
+        principal: Principal | None = None
+        if self._authenticator is not None:
+            principal = await self._authenticate(self._authenticator, path, authorization)
+            if principal is not None:
+                kept += principal.metadata()
+        if self._rate_limiter is not None:
+            caller = principal.subject if principal is not None else f"addr:{peer}"
+            await self._limit(self._rate_limiter, caller, path)
         return aio.ClientCallDetails(
             details.method,
             details.timeout,
             aio.Metadata(*kept),
             details.credentials,
             details.wait_for_ready,
+        )
+
+    async def _authenticate(
+        self, authenticator: Authenticator, path: str, authorization: str | None
+    ) -> Principal | None:
+        """The caller; raises UNAUTHENTICATED when credentials are missing (and needed) or
+        bad."""
+        try:
+            principal = await authenticator.authenticate(authorization)
+        except Unauthenticated as refused:
+            raise client_error(
+                status(grpc.StatusCode.UNAUTHENTICATED, refused.message, refused.reason)
+            ) from None
+        if principal is None and path not in self._anonymous:
+            raise client_error(
+                status(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "this call needs credentials: 'Bearer <token>' or 'ApiKey <key>'",
+                    "CREDENTIALS_MISSING",
+                )
+            )
+        return principal
+
+    @staticmethod
+    async def _limit(limiter: RateLimiter, caller: str, path: str) -> None:
+        """Takes a token from the caller's bucket for `path`; raises RESOURCE_EXHAUSTED
+        (`RATE_LIMITED`, with the bucket's numbers and `RetryInfo`) when it is empty."""
+        answer = await limiter.hit(caller, path)
+        if answer is None:
+            return
+        decision, limit = answer
+        if decision.allowed:
+            return
+        raise client_error(
+            status(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"rate limit of {limit.burst} calls, refilled at {limit.rate:g}/s, reached; "
+                f"retry in {decision.retry_after:.2f} s",
+                "RATE_LIMITED",
+                metadata={
+                    "quota": str(limit.burst),
+                    "windowSeconds": str(math.ceil(limit.window_seconds)),
+                    "remaining": str(decision.remaining),
+                    "resetSeconds": str(math.ceil(decision.reset)),
+                },
+                details=[retry_info(decision.retry_after)],
+            )
         )

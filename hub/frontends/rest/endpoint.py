@@ -52,6 +52,7 @@ from hub.frontends.rest.transcode import (
 )
 from hub.frontends.rest.validation import RequestValidator
 from hub.frontends.rpc_error import RpcFailure
+from hub.principal import PEER_KEY
 
 _JSON = b"application/json"
 _ENTITY_TAG = re.compile(ENTITY_TAG_PATTERN)
@@ -118,7 +119,11 @@ class Endpoint:
             _set(request, self._if_match_field, headers.if_match)
             conditional = True
         timeout = min(headers.timeout or self._default_timeout, self._max_timeout)
-        call = self._call(request.SerializeToString(), timeout=timeout, metadata=headers.metadata)
+        client = scope.get("client")
+        peer = (PEER_KEY, client[0] if client else "")
+        call = self._call(
+            request.SerializeToString(), timeout=timeout, metadata=(*headers.metadata, peer)
+        )
         try:
             data = await call
         except aio.AioRpcError as error:
@@ -275,7 +280,18 @@ def _failure(
         response_headers.append((b"retry-after", retry_after))
     if failure.code == grpc.StatusCode.UNAUTHENTICATED:
         response_headers.append((b"www-authenticate", bearer_challenge(failure)))
+    if failure.reason == "RATE_LIMITED":
+        response_headers.extend(rate_limit_headers(dict(failure.metadata)))
     return HttpResponse(body["status"], response_headers, dump(body))
+
+
+def rate_limit_headers(limit: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) of a
+    refusal, from the numbers the rate limiter put in its `ErrorInfo`."""
+    name = '"per-caller"'
+    policy = f"{name};q={limit.get('quota', '0')};w={limit.get('windowSeconds', '0')}"
+    state = f"{name};r={limit.get('remaining', '0')};t={limit.get('resetSeconds', '0')}"
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
 
 
 def bearer_challenge(failure: RpcFailure) -> bytes:
