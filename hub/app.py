@@ -34,12 +34,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
 from hub.backends.users import UserService
-from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient, method_path
+from hub.client import (
+    KEEPALIVE_TIME_MS,
+    SERVICE_DESCRIPTORS,
+    BackendClient,
+)
 from hub.config import (
     SERVICE_NAMES,
     ApiGateway,
-    ConfigError,
-    RateLimiting,
     ServiceName,
     Settings,
 )
@@ -56,10 +58,8 @@ from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.websocket.endpoint import WebSocketEndpoint
 from hub.health import HealthServicer
-from hub.policies.auth import Authenticator, hs256_secret
-from hub.policies.breaker import BreakerSettings, CircuitBreaker
-from hub.policies.interceptor import PolicyInterceptor
-from hub.policies.ratelimit import Limit, MemoryRateLimitStore, RateLimiter
+from hub.policies.caching import stop_following
+from hub.policies.setup import build_policies, raise_if_any
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -189,54 +189,6 @@ def _bind(address: str) -> socket.socket:
     return bound
 
 
-def rpc_paths(pattern: str, key: str, problems: list[str]) -> list[str]:
-    """The wire paths of the backend RPCs `pattern` (`<package.Service>/<Method>` or
-    `<package.Service>/*`) names; adds a problem naming `key` when it names none."""
-    services = {descriptor.full_name: descriptor for descriptor in SERVICE_DESCRIPTORS.values()}
-    service_name, _, method_name = pattern.partition("/")
-    descriptor = services.get(service_name)
-    names = [] if descriptor is None else [method.name for method in descriptor.methods]
-    chosen = names if method_name == "*" else [name for name in names if name == method_name]
-    if not chosen:
-        problems.append(f"{key}: no RPC {pattern!r} (services: {', '.join(sorted(services))})")
-    return [f"/{service_name}/{name}" for name in chosen]
-
-
-def anonymous_paths(patterns: list[str]) -> frozenset[str]:
-    """The wire paths of the RPCs `authentication.anonymous` opens. Raises `ConfigError`
-    naming each entry that matches no RPC of a backend."""
-    problems: list[str] = []
-    paths = {
-        path
-        for index, pattern in enumerate(patterns)
-        for path in rpc_paths(pattern, f"api_gateway.authentication.anonymous[{index}]", problems)
-    }
-    _raise_if_any(problems)
-    return frozenset(paths)
-
-
-def rate_limits(settings: RateLimiting) -> dict[str, Limit]:
-    """The bucket of every backend RPC: the first rule naming it, else the default. Raises
-    `ConfigError` naming each rule that matches no RPC."""
-    problems: list[str] = []
-    limits: dict[str, Limit] = {}
-    for index, rule in enumerate(settings.rules):
-        key = f"api_gateway.rate_limiting.rules[{index}].rpc"
-        for path in rpc_paths(rule.rpc, key, problems):
-            limits.setdefault(path, Limit(rule.rate_per_second, rule.burst))
-    _raise_if_any(problems)
-    default = Limit(settings.default.rate_per_second, settings.default.burst)
-    for descriptor in SERVICE_DESCRIPTORS.values():
-        for method in descriptor.methods:
-            limits.setdefault(method_path(descriptor, method.name), default)
-    return limits
-
-
-def _raise_if_any(problems: list[str]) -> None:
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
-
-
 def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
     """The REST routes of the backend services that `gateway.routes` exposes. Raises
     `ConfigError` naming each configured method that exposes no route (a misspelt path)."""
@@ -252,7 +204,7 @@ def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
                     f"no {method} route under {entry.path}"
                 )
         exposures.append(Exposure(entry.path, service, frozenset(entry.methods)))
-    _raise_if_any(problems)
+    raise_if_any(problems)
     return expose(routes, exposures)
 
 
@@ -280,14 +232,9 @@ class Hub:
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
         gateway = settings.api_gateway
-        # Policy blocks are checked against the protos whether or not the policy is on.
-        self._anonymous = anonymous_paths(gateway.authentication.anonymous)
-        limits = rate_limits(gateway.rate_limiting)
-        self._rate_limiter = (
-            RateLimiter(MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys), limits)
-            if "rate_limiting" in gateway.policies
-            else None
-        )
+        self.policies = build_policies(gateway, settings.data_dir)
+        """The gateway policies in force (`hub.policies.setup`)."""
+        self._cache_follower: asyncio.Task[None] | None = None
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
         events = settings.events
         self.bus: EventBus = MemoryEventBus(
@@ -314,16 +261,6 @@ class Hub:
         self.websocket = WebSocketEndpoint(self.bus, settings.http.websocket)
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
         self._store_open = False
-        breaking = settings.api_gateway.circuit_breaking
-        self.breakers: dict[str, CircuitBreaker] = (
-            {
-                descriptor.full_name: CircuitBreaker(name, BreakerSettings(**breaking.model_dump()))
-                for name, descriptor in SERVICE_DESCRIPTORS.items()
-            }
-            if "circuit_breaking" in settings.api_gateway.policies
-            else {}
-        )
-        """The circuit breaker of each backend's gRPC service, when the policy is on."""
 
     def _committed(self, event_id: int) -> None:
         """After each committed write: the relay moves its event to the bus at once."""
@@ -350,6 +287,11 @@ class Hub:
         await self.store.open()
         self._store_open = True
         await self.relay.start()
+        if self.policies.caching is not None:
+            # Writes made elsewhere reach this cache through their events.
+            self._cache_follower = asyncio.create_task(
+                self.policies.caching.follow(self.bus), name="cache invalidation"
+            )
         for name in SERVICE_NAMES:
             backend = self._build_backend(name, max_bytes)
             self._backends.append(backend)
@@ -360,14 +302,7 @@ class Hub:
             self.backend_targets,
             max_message_bytes=max_bytes,
             retries=gateway.retries,
-            interceptors=[
-                PolicyInterceptor(
-                    authenticator=self._authenticator(),
-                    anonymous=self._anonymous,
-                    rate_limiter=self._rate_limiter,
-                    breakers=self.breakers,
-                )
-            ],
+            interceptors=[self.policies.interceptor],
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(options=server_options(max_bytes))
@@ -376,7 +311,12 @@ class Hub:
         await self._front_server.start()
         await self._frontend.start()
 
-        rest = create_rest_app(self._client, self.rest_routes, settings=self.settings.http)
+        rest = create_rest_app(
+            self._client,
+            self.rest_routes,
+            settings=self.settings.http,
+            cache_control=self.policies.cache_control,
+        )
         malformed = malformed_request()
         listening, self.http_address = listen_socket(self.settings.http.listen)
         try:
@@ -390,19 +330,6 @@ class Hub:
         except BaseException:
             listening.close()  # the server never took it over
             raise
-
-    def _authenticator(self) -> Authenticator | None:
-        """The authenticator, when the policy is on (its HS256 key made if missing)."""
-        gateway = self.settings.api_gateway
-        if "authentication" not in gateway.policies:
-            return None
-        settings = gateway.authentication
-        secret = (
-            hs256_secret(settings, self.settings.data_dir)
-            if "HS256" in settings.algorithms
-            else None
-        )
-        return Authenticator(settings, secret=secret)
 
     async def _serve_backend(self, backend: _BackendServer, address: str) -> None:
         backend.bound = listen(backend.server, address)
@@ -458,6 +385,8 @@ class Hub:
         # WebSocket clients get the close code 1001 (going away) and resume elsewhere.
         await self.websocket.drain(budget)
         await self.relay.stop()
+        await stop_following(self._cache_follower)
+        self._cache_follower = None
         await self.bus.close()
         fronts: list[Awaitable[None]] = []
         if self._http_server is not None:

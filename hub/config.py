@@ -197,6 +197,29 @@ class RateLimiting(_Section):
     """Buckets kept in memory at most (least recently used forgotten first)."""
 
 
+class CacheRule(_Section):
+    """How the reads `rpc` names are cached (`<package.Service>/<Method>` or `.../*`)."""
+
+    rpc: Annotated[str, AfterValidator(_method_pattern)]
+    ttl_seconds: Annotated[float, Field(ge=0)] | None = None
+    """How long an answer is kept (0: not cached); default: `caching.ttl_seconds`."""
+    cache_control: str | None = None
+    """The REST routes' `Cache-Control`; default: `caching.cache_control`."""
+
+
+class Caching(_Section):
+    """The response cache of reads (docs/policies.md#caching). On when `caching` is among
+    the policies; the first rule naming a read sets how it is cached."""
+
+    ttl_seconds: Annotated[float, Field(ge=0)] = 30.0
+    max_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
+    """Memory the cache may use (keys, values and bookkeeping)."""
+    cache_control: Annotated[str, Field(min_length=1)] = "private, no-cache"
+    """`Cache-Control` of REST reads: by default clients revalidate (`If-None-Match`), since
+    only the hub's own cache is invalidated by writes."""
+    rules: list[CacheRule] = Field(default_factory=list)
+
+
 class ApiGateway(_Section):
     """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
     route entry whose path and methods cover no REST route is an error at start-up);
@@ -206,6 +229,7 @@ class ApiGateway(_Section):
     policies: list[Policy] = Field(default_factory=list)
     authentication: Authentication = Field(default_factory=Authentication)
     rate_limiting: RateLimiting = Field(default_factory=RateLimiting)
+    caching: Caching = Field(default_factory=Caching)
     circuit_breaking: CircuitBreaking = Field(default_factory=CircuitBreaking)
     retries: Retries = Field(default_factory=Retries)
 

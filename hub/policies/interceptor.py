@@ -17,6 +17,9 @@ Policies in force, in this order:
   the client's address, `x-hub-peer`, which the front ends set) for this RPC; an empty
   bucket is RESOURCE_EXHAUSTED, reason `RATE_LIMITED` (metadata `quota`, `windowSeconds`,
   `remaining`, `resetSeconds`), with `RetryInfo`.
+- caching (`CachingPolicy`): a cached read is answered without a backend call (the key
+  includes the caller's authorization scope); a successful write invalidates what it may
+  have changed before its caller has the answer.
 - circuit breaking (`CircuitBreaker`, one per backend service): while a backend's breaker is
   open its calls fail at once with UNAVAILABLE, `ErrorInfo` reason `CIRCUIT_OPEN` (metadata:
   the gRPC service) and `RetryInfo` (when it will let a probe through). Outcomes that say the
@@ -37,6 +40,7 @@ from grpc import aio
 
 from hub.policies.auth import Authenticator, Unauthenticated
 from hub.policies.breaker import BreakerOpen, CircuitBreaker
+from hub.policies.caching import CachingPolicy
 from hub.policies.ratelimit import RateLimiter
 from hub.principal import GATEWAY_PREFIX, PEER_KEY, Principal
 from hub.rpcstatus import client_error, retry_info, status
@@ -79,11 +83,13 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         authenticator: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset(),
         rate_limiter: RateLimiter | None = None,
+        caching: CachingPolicy | None = None,
         breakers: Mapping[str, CircuitBreaker],
     ) -> None:
         self._authenticator = authenticator
         self._anonymous = anonymous
         self._rate_limiter = rate_limiter
+        self._caching = caching
         self._breakers = dict(breakers)
         self._admits = authenticator is not None or rate_limiter is not None
 
@@ -91,12 +97,37 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         self, continuation: _Continuation, client_call_details: aio.ClientCallDetails, request: Any
     ) -> Any:
         path = wire_path(client_call_details.method)
+        principal: Principal | None = None
         if self._admits:
-            client_call_details = await self._admit(path, client_call_details)
+            client_call_details, principal = await self._admit(path, client_call_details)
+        caching = self._caching
+        if caching is None:
+            return await self._call(continuation, client_call_details, request, path)
+        encoded = caching.encode(request)
+        if caching.cached(path):
+            key = caching.key(path, principal, encoded)
+            hit = await caching.cache.get(key)
+            if hit is not None:
+                return caching.answer(path, hit, raw=isinstance(request, bytes))
+            since = caching.cache.begin()
+            call = await self._call(continuation, client_call_details, request, path)
+            if await call.code() == grpc.StatusCode.OK:
+                response = caching.encode(await call)
+                await caching.store(path, key, encoded, response, since)
+            return call
+        call = await self._call(continuation, client_call_details, request, path)
+        if caching.writes(path) and await call.code() == grpc.StatusCode.OK:
+            await caching.written(path, encoded)  # before the caller has the answer
+        return call
+
+    async def _call(
+        self, continuation: _Continuation, details: aio.ClientCallDetails, request: Any, path: str
+    ) -> Any:
+        """The backend call, through the backend's circuit breaker."""
         service = service_of(path)
         breaker = self._breakers.get(service)
         if breaker is None:
-            return await continuation(client_call_details, request)
+            return await continuation(details, request)
         try:
             breaker.admit()
         except BreakerOpen as refused:
@@ -110,7 +141,7 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
                 )
             ) from None
         try:
-            call = await continuation(client_call_details, request)
+            call = await continuation(details, request)
             code = await call.code()
         except BaseException:  # cancelled, or the channel is closing: no outcome
             breaker.forget()
@@ -118,9 +149,12 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         breaker.record(success=code not in UNHEALTHY_CODES)
         return call
 
-    async def _admit(self, path: str, details: aio.ClientCallDetails) -> aio.ClientCallDetails:
+    async def _admit(
+        self, path: str, details: aio.ClientCallDetails
+    ) -> tuple[aio.ClientCallDetails, Principal | None]:
         """Authenticates and rate-limits the call; returns its details with the principal
-        in place of the credentials and the gateway's own keys. Raises the refusal."""
+        in place of the credentials and the gateway's own keys, and the principal. Raises the
+        refusal."""
         kept: list[tuple[str, str | bytes]] = []
         authorization: str | None = None
         peer = ""
@@ -141,13 +175,14 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         if self._rate_limiter is not None:
             caller = principal.subject if principal is not None else f"addr:{peer}"
             await self._limit(self._rate_limiter, caller, path)
-        return aio.ClientCallDetails(
+        admitted = aio.ClientCallDetails(
             details.method,
             details.timeout,
             aio.Metadata(*kept),
             details.credentials,
             details.wait_for_ready,
         )
+        return admitted, principal
 
     async def _authenticate(
         self, authenticator: Authenticator, path: str, authorization: str | None

@@ -70,7 +70,7 @@ async def _open_the_breaker(running: RunningHub, mindmap_id: str) -> list[str]:
 
 
 def _state(running: RunningHub) -> BreakerState:
-    return running.hub.breakers[MINDMAPS].state
+    return running.hub.policies.breakers[MINDMAPS].state
 
 
 async def test_an_open_breaker_refuses_grpc_calls_at_once_while_others_serve(

@@ -82,8 +82,16 @@ class Endpoint:
         validator: RequestValidator,
         renderer: JsonRenderer,
         settings: Http,
+        *,
+        cache_control: str | None = None,
     ) -> None:
+        """`cache_control`: the `Cache-Control` of this route's answers (a GET's), if any."""
         self.route = route
+        self._cache_control = (
+            [(b"cache-control", cache_control.encode())] if cache_control is not None else []
+        )
+        self._revalidates = route.http_method == "GET"
+        """Whether `If-None-Match` applies (a GET: 304 when the entity tag matches)."""
         self._call = caller.unary_bytes(route.rpc_path)
         self._validator = validator
         self._has_body = bool(route.body)
@@ -129,10 +137,18 @@ class Endpoint:
         except aio.AioRpcError as error:
             return _failure(error, headers, path, conditional=conditional)
         response = self._parse(data)
-        response_headers = [JSON_CONTENT_TYPE]
-        response_headers.extend(_returned(await call.initial_metadata(), headers))
+        response_headers = [*_returned(await call.initial_metadata(), headers)]
+        response_headers.extend(self._cache_control)
         if self._response_etag_field is not None:
-            response_headers.extend(_etag_header(_get(response, self._response_etag_field)))
+            etag = _get(response, self._response_etag_field)
+            response_headers.extend(_etag_header(etag))
+            if (
+                self._revalidates
+                and headers.if_none_match
+                and (etag in headers.if_none_match or "*" in headers.if_none_match)
+            ):
+                return HttpResponse(304, response_headers, b"")
+        response_headers.insert(0, JSON_CONTENT_TYPE)
         return HttpResponse(200, response_headers, dump(self._render(response)))
 
     async def _json_body(self, headers: RequestHeaders, receive: Receive) -> Any:
