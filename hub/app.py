@@ -34,8 +34,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
 from hub.backends.users import UserService
-from hub.client import KEEPALIVE_TIME_MS, SERVICE_DESCRIPTORS, BackendClient
-from hub.config import SERVICE_NAMES, ApiGateway, ConfigError, ServiceName, Settings
+from hub.client import (
+    KEEPALIVE_TIME_MS,
+    SERVICE_DESCRIPTORS,
+    BackendClient,
+)
+from hub.config import (
+    SERVICE_NAMES,
+    ApiGateway,
+    ServiceName,
+    Settings,
+)
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.events.bus import EventBus
@@ -51,6 +60,8 @@ from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.websocket.endpoint import WebSocketEndpoint
 from hub.health import HealthServicer
+from hub.policies.caching import stop_following
+from hub.policies.setup import build_policies, raise_if_any
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -195,8 +206,7 @@ def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
                     f"no {method} route under {entry.path}"
                 )
         exposures.append(Exposure(entry.path, service, frozenset(entry.methods)))
-    if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    raise_if_any(problems)
     return expose(routes, exposures)
 
 
@@ -227,6 +237,10 @@ class Hub:
         self._client_interceptors = tuple(client_interceptors)
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
+        gateway = settings.api_gateway
+        self.policies = build_policies(gateway, settings.data_dir)
+        """The gateway policies in force (`hub.policies.setup`)."""
+        self._cache_follower: asyncio.Task[None] | None = None
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
         events = settings.events
         self.bus: EventBus = MemoryEventBus(
@@ -279,19 +293,23 @@ class Hub:
         await self.store.open()
         self._store_open = True
         await self.relay.start()
+        if self.policies.caching is not None:
+            # Writes made elsewhere reach this cache through their events.
+            self._cache_follower = asyncio.create_task(
+                self.policies.caching.follow(self.bus), name="cache invalidation"
+            )
         for name in SERVICE_NAMES:
             backend = self._build_backend(name, max_bytes)
             self._backends.append(backend)
-            backend.bound = listen(backend.server, self.settings.service_listen(name))
-            await backend.server.start()
-            await backend.health.set(
-                SERVICE_DESCRIPTORS[name].full_name, health_pb2.HealthCheckResponse.SERVING
-            )
+            await self._serve_backend(backend, self.settings.service_listen(name))
 
+        # The policies first: what they answer themselves (a cache hit, a refusal) never
+        # reaches the interceptors behind them, nor the backend.
         self._client = BackendClient(
             self.backend_targets,
-            interceptors=self._client_interceptors,
+            interceptors=[self.policies.interceptor, *self._client_interceptors],
             max_message_bytes=max_bytes,
+            retries=self.settings.api_gateway.retries,
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(options=server_options(max_bytes))
@@ -300,7 +318,12 @@ class Hub:
         await self._front_server.start()
         await self._frontend.start()
 
-        rest = create_rest_app(self._client, self.rest_routes, settings=self.settings.http)
+        rest = create_rest_app(
+            self._client,
+            self.rest_routes,
+            settings=self.settings.http,
+            cache_control=self.policies.cache_control,
+        )
         graphql = GraphQLApp(
             build_schema(
                 self.settings.graphql, introspection=self.settings.graphql_introspection()
@@ -324,6 +347,29 @@ class Hub:
         except BaseException:
             listening.close()  # the server never took it over
             raise
+
+    async def _serve_backend(self, backend: _BackendServer, address: str) -> None:
+        backend.bound = listen(backend.server, address)
+        await backend.server.start()
+        await backend.health.set(
+            SERVICE_DESCRIPTORS[backend.name].full_name, health_pb2.HealthCheckResponse.SERVING
+        )
+
+    async def stop_backend(self, name: ServiceName) -> None:
+        """Stops one backend service at once, as when its process dies in a split
+        deployment (for fault drills and tests; `restart_backend` brings it back)."""
+        backend = self._backend(name)
+        await backend.server.stop(0)
+
+    async def restart_backend(self, name: ServiceName) -> None:
+        """Starts a stopped backend service again, on the address it had."""
+        old = self._backend(name)
+        backend = self._build_backend(name, self.settings.grpc.max_message_bytes)
+        self._backends[self._backends.index(old)] = backend
+        await self._serve_backend(backend, old.bound)
+
+    def _backend(self, name: ServiceName) -> _BackendServer:
+        return next(backend for backend in self._backends if backend.name == name)
 
     def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
         server = aio.server(
@@ -356,6 +402,8 @@ class Hub:
         # WebSocket clients get the close code 1001 (going away) and resume elsewhere.
         await self.websocket.drain(budget)
         await self.relay.stop()
+        await stop_following(self._cache_follower)
+        self._cache_follower = None
         await self.bus.close()
         fronts: list[Awaitable[None]] = []
         if self._http_server is not None:

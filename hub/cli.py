@@ -1,9 +1,11 @@
-"""The `hub` command: `hub serve`, `hub gen`, `hub --version`.
+"""The `hub` command: `hub serve`, `hub gen`, `hub token`, `hub --version`.
 
 `serve` runs the whole hub in this process, on a uvloop event loop, until SIGTERM or SIGINT,
 then drains within the configured grace period and exits 0. Exit codes: 2 for a
 configuration that cannot be used (the message names each bad key), 1 when the hub cannot
 start (e.g. its address is taken).
+`token` prints a development token (HS256, signed with the key `hub serve` uses with the same
+configuration) for a subject and roles.
 Problems are reported as one clear message on stderr, without a traceback.
 """
 
@@ -26,6 +28,7 @@ import uvloop
 from hub.app import Hub, ListenError
 from hub.codegen import PROTO_ROOT, generate
 from hub.config import ConfigError, load_settings
+from hub.policies.auth import hs256_secret, mint_token
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args.config)
+    if args.command == "token":
+        return _token(args.config, args.subject, args.role, args.ttl)
     return _gen()
 
 
@@ -47,15 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hub {version('hub')}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the hub in this process until SIGTERM/SIGINT")
-    serve.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="YAML configuration file (default: ./hub.yaml if present)",
-    )
+    serve.add_argument("--config", type=Path, default=None, metavar="PATH", help=_CONFIG_HELP)
     commands.add_parser("gen", help="regenerate hub/contracts from proto/ (run in a checkout)")
+    token = commands.add_parser("token", help="print a development token (HS256) for a subject")
+    token.add_argument("subject", help="the token's subject: a user id")
+    token.add_argument(
+        "--role", action="append", default=[], help="a role of the subject (repeatable): admin"
+    )
+    token.add_argument(
+        "--ttl", type=float, default=3600.0, metavar="SECONDS", help="lifetime (default 3600)"
+    )
+    token.add_argument("--config", type=Path, default=None, metavar="PATH", help=_CONFIG_HELP)
     return parser
+
+
+_CONFIG_HELP = "YAML configuration file (default: ./hub.yaml if present)"
 
 
 def _serve(config: Path | None) -> int:
@@ -92,6 +103,32 @@ async def _run(hub: Hub) -> int:
     logger.info("draining: stopping within %s s", grace)
     await hub.stop(grace)
     logger.info("stopped")
+    return EXIT_OK
+
+
+def _token(config: Path | None, subject: str, roles: list[str], ttl: float) -> int:
+    try:
+        settings = load_settings(config, os.environ)
+    except ConfigError as error:
+        print(f"hub: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    authentication = settings.api_gateway.authentication
+    if "HS256" not in authentication.algorithms:
+        print(
+            "hub token: HS256 is not among api_gateway.authentication.algorithms", file=sys.stderr
+        )
+        return EXIT_BAD_CONFIG
+    secret = hs256_secret(authentication, settings.data_dir)
+    print(
+        mint_token(
+            secret,
+            subject,
+            roles=roles,
+            issuer=authentication.issuer,
+            audience=authentication.audience,
+            ttl_seconds=ttl,
+        )
+    )
     return EXIT_OK
 
 

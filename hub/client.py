@@ -5,18 +5,23 @@ composition root chose (a unix socket or TCP address). Front ends use its typed 
 (`users`, `mindmaps`) or, for pure forwarding, `unary_bytes(method)`, a call that passes the
 serialized request and response through untouched. Cross-cutting behaviour (metrics, tracing,
 policies, deadlines) attaches here, as client interceptors passed in by the composition root,
-so that it applies whichever front end a request came through.
+so that it applies whichever front end a request came through. Retries are gRPC's own: each
+channel's service config retries the service's reads (`is_read`) on UNAVAILABLE, within a
+retry budget.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from google.protobuf.descriptor import ServiceDescriptor
+import google.api.annotations_pb2 as annotations_pb2
+import google.api.http_pb2 as http_pb2
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from grpc import aio
 
-from hub.config import SERVICE_NAMES, ServiceName
+from hub.config import Retries, ServiceName
 from hub.contracts.mindmap.v1 import mindmap_pb2, mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2, user_pb2_grpc
 
@@ -45,6 +50,53 @@ def method_path(service: ServiceDescriptor, method_name: str) -> str:
     return f"/{service.full_name}/{method_name}"
 
 
+def http_rule(method: MethodDescriptor) -> http_pb2.HttpRule | None:
+    """The method's `google.api.http` rule, if it has one."""
+    for field, value in method.GetOptions().ListFields():
+        if field.full_name == annotations_pb2.http.full_name:
+            rule: http_pb2.HttpRule = value
+            return rule
+    return None
+
+
+def is_read(method: MethodDescriptor) -> bool:
+    """Whether `method` only reads: its `google.api.http` rule is a GET (safe and idempotent
+    by HTTP's definition, which the protos promise by choosing it)."""
+    rule = http_rule(method)
+    return rule is not None and rule.WhichOneof("pattern") == "get"
+
+
+def service_config(service: ServiceDescriptor, retries: Retries) -> str:
+    """The gRPC service config (JSON) of a channel to `service`: its reads are retried on
+    UNAVAILABLE with jittered exponential backoff, within a retry budget (gRFC A6); writes
+    are never retried (a write that timed out may have committed)."""
+    reads = [
+        {"service": service.full_name, "method": method.name}
+        for method in service.methods
+        if is_read(method)
+    ]
+    config: dict[str, object] = {
+        "retryThrottling": {
+            "maxTokens": retries.budget_max_tokens,
+            "tokenRatio": retries.budget_token_ratio,
+        }
+    }
+    if reads and retries.max_attempts > 1:
+        config["methodConfig"] = [
+            {
+                "name": reads,
+                "retryPolicy": {
+                    "maxAttempts": retries.max_attempts,
+                    "initialBackoff": f"{retries.initial_backoff_seconds}s",
+                    "maxBackoff": f"{retries.max_backoff_seconds}s",
+                    "backoffMultiplier": retries.backoff_multiplier,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    return json.dumps(config)
+
+
 class BackendClient:
     """Channels, stubs and raw calls to the backend services. Close it with `close()`."""
 
@@ -54,7 +106,10 @@ class BackendClient:
         *,
         interceptors: Sequence[aio.ClientInterceptor] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        retries: Retries | None = None,
     ) -> None:
+        """`retries`: how reads are retried (default: `Retries()`'s defaults)."""
+        retry_settings = retries or Retries()
         options = (
             *_KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -62,9 +117,14 @@ class BackendClient:
         )
         self._channels: dict[ServiceName, aio.Channel] = {
             name: aio.insecure_channel(
-                targets[name], options=options, interceptors=list(interceptors)
+                targets[name],
+                options=(
+                    *options,
+                    ("grpc.service_config", service_config(descriptor, retry_settings)),
+                ),
+                interceptors=list(interceptors),
             )
-            for name in SERVICE_NAMES
+            for name, descriptor in SERVICE_DESCRIPTORS.items()
         }
         self._raw: dict[str, aio.UnaryUnaryMultiCallable[bytes, bytes]] = {
             method_path(descriptor, method.name): self._channels[name].unary_unary(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 DEFAULT_CONFIG_FILE = Path("hub.yaml")
 ENV_PREFIX = "HUB_"
@@ -88,13 +88,150 @@ def _default_routes() -> list[Route]:
     ]
 
 
+class CircuitBreaking(_Section):
+    """The breaker of each backend service (docs/policies.md): when it opens, how long it
+    stays open, how it probes. On when `circuit_breaking` is among the policies."""
+
+    consecutive_failures: Annotated[int, Field(gt=0)] = 5
+    """Failures in a row that open the breaker."""
+    failure_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """Share of failed calls over the window that opens it ..."""
+    minimum_calls: Annotated[int, Field(gt=0)] = 20
+    """... once at least this many calls were made in the window."""
+    window_seconds: Annotated[float, Field(gt=0)] = 10.0
+    """The window of the failure ratio."""
+    open_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """How long an open breaker refuses calls before it lets probes through."""
+    half_open_probes: Annotated[int, Field(gt=0)] = 1
+    """Probe calls at a time while half-open; as many successes in a row close it."""
+
+
+class Retries(_Section):
+    """Retries of idempotent reads (the RPCs mapped to HTTP GET) that fail with UNAVAILABLE,
+    done by gRPC itself (gRFC A6) with jittered exponential backoff, throttled by a budget."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=5)] = 3
+    """Attempts per call, the first included (1: no retries; gRPC allows at most 5)."""
+    initial_backoff_seconds: Annotated[float, Field(ge=0.01)] = 0.05
+    """The first retry waits a random time up to this ... (at least 10 ms: with backoffs of
+    a few milliseconds, grpc-core's retry timer can leave a call hanging for good, grpc
+    issue 41036, seen here with grpcio 1.85)"""
+    max_backoff_seconds: Annotated[float, Field(ge=0.01)] = 1.0
+    """... the n-th up to min(initial * multiplier^(n-1), this)."""
+    backoff_multiplier: Annotated[float, Field(gt=0)] = 2.0
+    budget_max_tokens: Annotated[int, Field(gt=0, le=1000)] = 10
+    """Retry budget (gRFC A6 `retryThrottling`): each failure costs a token, each success
+    gives back `budget_token_ratio`; at half of this many tokens or fewer, no retries."""
+    budget_token_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+def _method_pattern(value: str) -> str:
+    service, slash, method = value.partition("/")
+    if not slash or not service or not method or "/" in method:
+        raise ValueError("expected <package.Service>/<Method> or <package.Service>/*")
+    return value
+
+
+JwtAlgorithm: TypeAlias = Literal["HS256", "RS256", "ES256"]
+
+
+class ApiKey(_Section):
+    """A service's API key: its name (the principal), the key's SHA-256 (hex), its roles."""
+
+    name: Annotated[str, Field(min_length=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    roles: list[str] = Field(default_factory=list)
+
+
+class Authentication(_Section):
+    """Who may call (docs/policies.md#authentication). On when `authentication` is among the
+    policies: every RPC then needs a principal, except those listed in `anonymous`."""
+
+    jwt_secret: SecretStr | None = None
+    """The HS256 key; default: the contents of `jwt_secret_file`."""
+    jwt_secret_file: Path | None = None
+    """Where the HS256 key is kept (default `<data_dir>/jwt-secret`, made at first start
+    with 32 random bytes, readable by the owner only)."""
+    jwks_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    """RS256/ES256 keys: a JWKS document at an `https://` (or `http://`) URL ..."""
+    jwks_file: Path | None = None
+    """... or in a file (read again when it changes)."""
+    jwks_cache_seconds: Annotated[float, Field(gt=0)] = 300.0
+    """How long fetched keys are trusted before the document is fetched again."""
+    jwks_refresh_cooldown_seconds: Annotated[float, Field(ge=0)] = 30.0
+    """A token naming an unknown key refetches the document at most this often."""
+    algorithms: Annotated[list[JwtAlgorithm], Field(min_length=1)] = Field(
+        default_factory=lambda: list(get_args(JwtAlgorithm))
+    )
+    issuer: Annotated[str, Field(min_length=1)] = "hub"
+    audience: Annotated[str, Field(min_length=1)] = "hub"
+    leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    """Clock skew allowed on `exp` and `nbf`."""
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    anonymous: list[Annotated[str, AfterValidator(_method_pattern)]] = Field(default_factory=list)
+    """RPCs (and so their REST routes) open without credentials:
+    `hub.user.v1.UserService/CreateUser`, or `hub.user.v1.UserService/*`."""
+
+
+class RateLimit(_Section):
+    """A token bucket: `burst` calls at once, refilled at `rate_per_second`."""
+
+    rate_per_second: Annotated[float, Field(gt=0)]
+    burst: Annotated[int, Field(gt=0)]
+
+
+class RateLimitRule(RateLimit):
+    """The bucket of the RPCs `rpc` names (`<package.Service>/<Method>` or `.../*`)."""
+
+    rpc: Annotated[str, AfterValidator(_method_pattern)]
+
+
+class RateLimiting(_Section):
+    """Token buckets per caller and RPC (docs/policies.md#rate-limiting). On when
+    `rate_limiting` is among the policies; the first rule naming an RPC sets its bucket,
+    `default` the others'."""
+
+    default: RateLimit = Field(default_factory=lambda: RateLimit(rate_per_second=50.0, burst=100))
+    rules: list[RateLimitRule] = Field(default_factory=list)
+    max_keys: Annotated[int, Field(gt=0)] = 100_000
+    """Buckets kept in memory at most (least recently used forgotten first)."""
+
+
+class CacheRule(_Section):
+    """How the reads `rpc` names are cached (`<package.Service>/<Method>` or `.../*`)."""
+
+    rpc: Annotated[str, AfterValidator(_method_pattern)]
+    ttl_seconds: Annotated[float, Field(ge=0)] | None = None
+    """How long an answer is kept (0: not cached); default: `caching.ttl_seconds`."""
+    cache_control: str | None = None
+    """The REST routes' `Cache-Control`; default: `caching.cache_control`."""
+
+
+class Caching(_Section):
+    """The response cache of reads (docs/policies.md#caching). On when `caching` is among
+    the policies; the first rule naming a read sets how it is cached."""
+
+    ttl_seconds: Annotated[float, Field(ge=0)] = 30.0
+    max_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
+    """Memory the cache may use (keys, values and bookkeeping)."""
+    cache_control: Annotated[str, Field(min_length=1)] = "private, no-cache"
+    """`Cache-Control` of REST reads: by default clients revalidate (`If-None-Match`), since
+    only the hub's own cache is invalidated by writes."""
+    rules: list[CacheRule] = Field(default_factory=list)
+
+
 class ApiGateway(_Section):
     """The SPEC §1 `api_gateway` block: `routes` choose what the REST front end exposes (a
     route entry whose path and methods cover no REST route is an error at start-up);
-    `policies` are validated now and applied by a later version."""
+    `policies` lists the gateway policies in force, each set up in its own block."""
 
     routes: list[Route] = Field(default_factory=_default_routes)
     policies: list[Policy] = Field(default_factory=list)
+    authentication: Authentication = Field(default_factory=Authentication)
+    rate_limiting: RateLimiting = Field(default_factory=RateLimiting)
+    caching: Caching = Field(default_factory=Caching)
+    circuit_breaking: CircuitBreaking = Field(default_factory=CircuitBreaking)
+    retries: Retries = Field(default_factory=Retries)
 
 
 class Grpc(_Section):

@@ -81,3 +81,10 @@ class FailedPrecondition(DomainError):
         super().__init__(description, reason=reason)
         self.subject = subject
         self.description = description
+
+
+class PermissionDenied(DomainError):
+    """The caller may not do this (whether or not the resource exists: AIP-211)."""
+
+    def __init__(self, message: str, *, reason: str = "PERMISSION_DENIED") -> None:
+        super().__init__(message, reason=reason)

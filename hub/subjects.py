@@ -16,3 +16,8 @@ def user_subject(user_id: str) -> str:
 def mindmap_subject(mindmap_id: str) -> str:
     """The subject of a mindmap and of events about it or its nodes."""
     return f"mindmaps/{mindmap_id}"
+
+
+def collection_of(subject: str) -> str:
+    """The kind of a subject: `users` or `mindmaps` (the tag of every list of them)."""
+    return subject.split("/", 1)[0]

@@ -188,6 +188,19 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "api_gateway.policies[1]: Input should be 'rate_limiting', 'authentication',"
             " 'caching' or 'circuit_breaking' (got 'teleport')",
         ),
+        (
+            "api_gateway: {retries: {initial_backoff_seconds: 0.001}}",
+            "api_gateway.retries.initial_backoff_seconds: Input should be greater than or equal"
+            " to 0.01",
+        ),
+        (
+            "api_gateway: {circuit_breaking: {failure_ratio: 1.5}}",
+            "api_gateway.circuit_breaking.failure_ratio: Input should be less than or equal to 1",
+        ),
+        (
+            "api_gateway: {authentication: {anonymous: [CreateUser]}}",
+            "api_gateway.authentication.anonymous[0]: expected <package.Service>/<Method>",
+        ),
         ("grpc: {lsten: 127.0.0.1:1}", "grpc.lsten: unknown key"),
         ("grpcc: {}", "grpcc: unknown key"),
         (

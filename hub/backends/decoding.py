@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 
 from hub.backends import status
 from hub.errors import FieldViolation, InvalidArgument
+from hub.rpcstatus import abort
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in the stubs
 
@@ -55,7 +56,7 @@ def _parsing(
                 [FieldViolation("", f"the request is not a valid message: {error}")],
                 reason="MALFORMED_REQUEST",
             )
-            await status.abort(context, status.to_rpc_status(malformed))
+            await abort(context, status.to_rpc_status(malformed))
         return await behavior(request, context)
 
     return grpc.unary_unary_rpc_method_handler(

@@ -1,8 +1,8 @@
 """The domain event of a write, built by the backend and committed by the store with it.
 
 `Origin` is who made the write and under which trace, read from the request's gRPC
-metadata: `x-hub-principal` (set by the gateway after authentication; the gateway strips
-any `x-hub-*` a client sends) and `traceparent` (W3C trace context). `event` builds the
+metadata: the principal (`hub.principal`: set by the gateway after authentication, which
+strips any `x-hub-*` a client sends) and `traceparent` (W3C trace context). `event` builds the
 `hub.events.v1.Event`, deriving its type from the payload so the two cannot disagree.
 The store assigns the event id.
 """
@@ -28,8 +28,8 @@ from hub.contracts.events.v1.events_pb2 import (
     UserDeleted,
     UserUpdated,
 )
+from hub.principal import Principal, principal_from
 
-PRINCIPAL_KEY = "x-hub-principal"
 TRACEPARENT_KEY = "traceparent"
 
 Payload: TypeAlias = (
@@ -48,19 +48,24 @@ Payload: TypeAlias = (
 
 @dataclass(frozen=True)
 class Origin:
-    """Who made a write (`actor`, "" when anonymous) and its W3C `traceparent` ("" if none)."""
+    """Who made a call (`principal`, None when anonymous) and its W3C `traceparent` ("" if
+    none)."""
 
-    actor: str = ""
+    principal: Principal | None = None
     traceparent: str = ""
+
+    @property
+    def actor(self) -> str:
+        """The principal's subject, "" when anonymous: the `actor` of the call's events."""
+        return "" if self.principal is None else self.principal.subject
 
 
 def origin_of(context: Context) -> Origin:
     """The origin of the call whose servicer context is `context`."""
-    values = dict(context.invocation_metadata() or ())
-    actor = values.get(PRINCIPAL_KEY, "")
-    traceparent = values.get(TRACEPARENT_KEY, "")
+    metadata = context.invocation_metadata() or ()
+    traceparent = dict(metadata).get(TRACEPARENT_KEY, "")
     return Origin(
-        actor=actor if isinstance(actor, str) else "",
+        principal=principal_from(metadata),
         traceparent=traceparent if isinstance(traceparent, str) else "",
     )
 

@@ -23,7 +23,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from typing_extensions import override
 
 from hub import rules
-from hub.backends import pagination, reads, tree, validation
+from hub.backends import access, pagination, reads, tree, validation
 from hub.backends.events import Origin, Payload, event, origin_of
 from hub.backends.status import Context, rpc
 from hub.backends.validation import Violations
@@ -65,6 +65,7 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
     UpdateNodeRequest,
     UpdateNodeResponse,
 )
+from hub.errors import NotFound
 from hub.storage.store import Store
 from hub.subjects import mindmap_subject
 
@@ -96,6 +97,8 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         )
         v.raise_if_any()
         owner_id = fields.owner_id
+        origin = origin_of(context)
+        access.require_user(origin, owner_id, "create mindmaps")
         title = fields.title.strip()
         time = now()
         mindmap = Mindmap(
@@ -114,7 +117,7 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
             time=time,
             subject=mindmap_subject(mindmap.id),
             owner_id=owner_id,
-            origin=origin_of(context),
+            origin=origin,
         )
         await self._store.insert_mindmap(mindmap, created)
         return CreateMindmapResponse(mindmap=mindmap)
@@ -124,7 +127,8 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     async def GetMindmap(self, request: GetMindmapRequest, context: Context) -> GetMindmapResponse:
         validation.check(request, required=("id",))
         full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_FULL)
-        return GetMindmapResponse(mindmap=await self._get(request.id, with_nodes=full))
+        mindmap = await self._readable(origin_of(context), request.id, with_nodes=full)
+        return GetMindmapResponse(mindmap=mindmap)
 
     @override
     @rpc
@@ -134,6 +138,12 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         validation.check(request, required=("ids",))
         full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_FULL)
         found = await self._store.get_mindmaps(sorted(set(request.ids)), with_nodes=full)
+        origin = origin_of(context)
+        if access.restricted(origin):
+            for mindmap_id in request.ids:
+                mindmap = found.get(mindmap_id)
+                if mindmap is None or mindmap.owner_id != origin.actor:
+                    raise access.hidden(origin, f"mindmap {mindmap_id!r}")
         mindmaps, missing = reads.in_request_order(request.ids, found)
         return BatchGetMindmapsResponse(mindmaps=mindmaps, missing_ids=missing)
 
@@ -142,6 +152,11 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
     async def ListMindmaps(
         self, request: ListMindmapsRequest, context: Context
     ) -> ListMindmapsResponse:
+        origin = origin_of(context)
+        if request.owner_id:
+            access.require_user(origin, request.owner_id, "list the mindmaps")
+        else:
+            access.require_admin(origin, "list the mindmaps of every user")
         v = Violations()
         v.check(request)
         list_key = pagination.fingerprint("mindmaps", request.owner_id)
@@ -161,6 +176,9 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         self, request: BatchListMindmapsRequest, context: Context
     ) -> BatchListMindmapsResponse:
         validation.check(request, required=("owner_ids",))
+        origin = origin_of(context)
+        for owner_id in request.owner_ids:
+            access.require_user(origin, owner_id, "list the mindmaps")
         size = pagination.page_size(request.page_size)
         full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_BASIC)
         pages: dict[str, ListMindmapsResponse] = {}
@@ -219,7 +237,7 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
             resource_type=MINDMAP_TYPE,
             name=mindmap_id,
             etag=request.etag,
-            read=lambda: self._get(mindmap_id, with_nodes=False),
+            read=lambda: self._readable(origin, mindmap_id, with_nodes=False),
             write=write,
         )
         return DeleteMindmapResponse()
@@ -309,6 +327,19 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         found = await self._store.get_mindmaps([mindmap_id], with_nodes=with_nodes)
         return reads.one(found, MINDMAP_TYPE, mindmap_id)
 
+    async def _readable(self, origin: Origin, mindmap_id: str, *, with_nodes: bool) -> Mindmap:
+        """The mindmap, if the caller may see it: a user who may not is refused whether it
+        is someone else's or does not exist (`hub.backends.access`)."""
+        try:
+            mindmap = await self._get(mindmap_id, with_nodes=with_nodes)
+        except NotFound:
+            if access.restricted(origin):
+                raise access.hidden(origin, f"mindmap {mindmap_id!r}") from None
+            raise
+        if access.restricted(origin) and mindmap.owner_id != origin.actor:
+            raise access.hidden(origin, f"mindmap {mindmap_id!r}")
+        return mindmap
+
     async def _write(self, mindmap_id: str, etag: str, origin: Origin, change: _Change) -> Mindmap:
         """Applies `change` to the mindmap as a conditional write; returns the new version."""
 
@@ -333,7 +364,7 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
             resource_type=MINDMAP_TYPE,
             name=mindmap_id,
             etag=etag,
-            read=lambda: self._get(mindmap_id, with_nodes=True),
+            read=lambda: self._readable(origin, mindmap_id, with_nodes=True),
             write=write,
         )
 

@@ -11,6 +11,7 @@ exhaustive `match`:
 | AlreadyExists       | ALREADY_EXISTS      | ResourceInfo                           |
 | Aborted             | ABORTED             | (ErrorInfo reason ETAG_MISMATCH only)  |
 | FailedPrecondition  | FAILED_PRECONDITION | PreconditionFailure                    |
+| PermissionDenied    | PERMISSION_DENIED   | (ErrorInfo reason only)                |
 
 and every status also carries an `ErrorInfo` (reason, domain "hub"). Any other exception is
 a bug: it is logged here, at the boundary, and answered with INTERNAL and a generic message
@@ -22,28 +23,29 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, NoReturn, TypeAlias, TypeVar, assert_never
+from typing import Any, TypeAlias, TypeVar, assert_never
 
 import grpc
-from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.message import Message
-from google.rpc.error_details_pb2 import BadRequest, ErrorInfo, PreconditionFailure, ResourceInfo
+from google.rpc.error_details_pb2 import PreconditionFailure, ResourceInfo
 from google.rpc.status_pb2 import Status
-from grpc_status import rpc_status
 
 from hub.errors import (
-    DOMAIN,
     Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
 )
+from hub.rpcstatus import abort, bad_request, status
 
 INTERNAL_MESSAGE = "internal error"
 """The only text a client sees of an unexpected failure; the details go to the log."""
 
-MappedError: TypeAlias = InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition
+MappedError: TypeAlias = (
+    InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition | PermissionDenied
+)
 """Every concrete domain error; a test proves it covers all subclasses of `DomainError`."""
 
 _logger = logging.getLogger(__name__)
@@ -58,19 +60,12 @@ _Resp = TypeVar("_Resp")
 
 def to_rpc_status(error: MappedError) -> Status:
     """The `google.rpc.Status` that tells a client what `error` means."""
-    error_info = ErrorInfo(reason=error.reason, domain=DOMAIN)
+    metadata: dict[str, str] = {}
     details: list[Message]
     match error:
         case InvalidArgument():
             code = grpc.StatusCode.INVALID_ARGUMENT
-            details = [
-                BadRequest(
-                    field_violations=[
-                        BadRequest.FieldViolation(field=v.field, description=v.description)
-                        for v in error.violations
-                    ]
-                )
-            ]
+            details = [bad_request(error.violations)]
         case NotFound():
             code = grpc.StatusCode.NOT_FOUND
             details = [_resource_info(error.resource_type, error.name, error.message)]
@@ -79,8 +74,7 @@ def to_rpc_status(error: MappedError) -> Status:
             details = [_resource_info(error.resource_type, error.name, error.message)]
         case Aborted():
             code = grpc.StatusCode.ABORTED
-            error_info.metadata["resource_type"] = error.resource_type
-            error_info.metadata["resource_name"] = error.name
+            metadata = {"resource_type": error.resource_type, "resource_name": error.name}
             details = []
         case FailedPrecondition():
             code = grpc.StatusCode.FAILED_PRECONDITION
@@ -95,15 +89,17 @@ def to_rpc_status(error: MappedError) -> Status:
                     ]
                 )
             ]
+        case PermissionDenied():
+            code = grpc.StatusCode.PERMISSION_DENIED
+            details = []
         case _:
             assert_never(error)
-    return _status(code, error.message, [error_info, *details])
+    return status(code, error.message, error.reason, metadata=metadata, details=details)
 
 
 def internal_status() -> Status:
     """The status of an unexpected failure (a bug): INTERNAL, generic message."""
-    error_info = ErrorInfo(reason="INTERNAL", domain=DOMAIN)
-    return _status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, [error_info])
+    return status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, "INTERNAL")
 
 
 def rpc(
@@ -119,7 +115,14 @@ def rpc(
         try:
             return await handler(servicer, request, context)
         # MappedError spelled out: mypy checks each is in it, a test that it covers them all.
-        except (InvalidArgument, NotFound, AlreadyExists, Aborted, FailedPrecondition) as error:
+        except (
+            InvalidArgument,
+            NotFound,
+            AlreadyExists,
+            Aborted,
+            FailedPrecondition,
+            PermissionDenied,
+        ) as error:
             await abort(context, to_rpc_status(error))
         except Exception:
             _logger.exception("unexpected failure in %s", handler.__qualname__)
@@ -128,20 +131,5 @@ def rpc(
     return handle
 
 
-async def abort(context: Context, status: Status) -> NoReturn:
-    """Ends the call with `status`, details included; raises (grpc.aio's abort never
-    returns)."""
-    await context.abort_with_status(rpc_status.to_status(status))
-
-
 def _resource_info(resource_type: str, name: str, description: str) -> ResourceInfo:
     return ResourceInfo(resource_type=resource_type, resource_name=name, description=description)
-
-
-def _status(code: grpc.StatusCode, message: str, details: list[Message]) -> Status:
-    status = Status(code=code.value[0], message=message)
-    for detail in details:
-        packed = AnyMessage()
-        packed.Pack(detail)
-        status.details.append(packed)
-    return status

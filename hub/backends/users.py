@@ -18,7 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from typing_extensions import override
 
 from hub import rules
-from hub.backends import pagination, reads, validation
+from hub.backends import access, pagination, reads, validation
 from hub.backends.events import Origin, Payload, event, origin_of
 from hub.backends.status import Context, rpc
 from hub.backends.validation import Violations
@@ -76,6 +76,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @rpc
     async def GetUser(self, request: GetUserRequest, context: Context) -> GetUserResponse:
         validation.check(request, required=("id",))
+        access.require_user(origin_of(context), request.id, "read the profile")
         return GetUserResponse(user=await self._get(request.id))
 
     @override
@@ -84,6 +85,9 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         self, request: BatchGetUsersRequest, context: Context
     ) -> BatchGetUsersResponse:
         validation.check(request, required=("ids",))
+        origin = origin_of(context)
+        for user_id in request.ids:
+            access.require_user(origin, user_id, "read the profile")
         found = await self._store.get_users(sorted(set(request.ids)))
         users, missing = reads.in_request_order(request.ids, found)
         return BatchGetUsersResponse(users=users, missing_ids=missing)
@@ -91,6 +95,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
     @override
     @rpc
     async def ListUsers(self, request: ListUsersRequest, context: Context) -> ListUsersResponse:
+        access.require_admin(origin_of(context), "list every user")
         v = Violations()
         v.check(request)
         list_key = pagination.fingerprint("users")
@@ -115,6 +120,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         )
         mask = FieldMask(paths=paths)
         origin = origin_of(context)
+        access.require_user(origin, user_id, "change the profile")
 
         async def write(current: User) -> User:
             time = now()
@@ -144,6 +150,7 @@ class UserService(user_pb2_grpc.UserServiceServicer):
         validation.check(request, required=("id",))
         user_id = request.id
         origin = origin_of(context)
+        access.require_user(origin, user_id, "delete the profile")
 
         async def write(current: User) -> None:
             payload = UserDeleted(user_id=user_id)

@@ -38,11 +38,11 @@ from hub.events.bus import EventBus
 from hub.frontends.grpc_events import SERVICE_NAME as EVENTS_SERVICE
 from hub.frontends.grpc_events import EventStreams
 from hub.health import HealthServicer
+from hub.principal import GATEWAY_PREFIX, PEER_KEY
 
 _Metadata = tuple[tuple[str, str | bytes], ...]
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
-GATEWAY_KEY_PREFIX = "x-hub-"
 # Keys that describe one HTTP/2 hop, not the call; the outbound hop sets its own.
 _HOP_KEYS = frozenset(
     {
@@ -73,8 +73,19 @@ def request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> _Metadata:
     return tuple(
         (key, value)
         for key, value in metadata
-        if _is_call_metadata(key) and not key.startswith(GATEWAY_KEY_PREFIX)
+        if _is_call_metadata(key) and not key.startswith(GATEWAY_PREFIX)
     )
+
+
+def peer_host(peer: str) -> str:
+    """The client's address in a grpc peer string: `ipv4:10.0.0.7:5000` -> `10.0.0.7`,
+    `ipv6:[::1]:5000` -> `::1`; `unix:...` (a local socket) -> `unix`."""
+    kind, _, address = peer.partition(":")
+    if kind == "ipv4":
+        return address.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return address.rsplit(":", 1)[0].strip("[]")
+    return kind
 
 
 def response_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> _Metadata:
@@ -99,7 +110,10 @@ def _forwarder(client: BackendClient, method: str) -> _Handler:
         call = outbound(
             request,
             timeout=context.time_remaining(),
-            metadata=request_metadata(context.invocation_metadata() or ()),
+            metadata=(
+                *request_metadata(context.invocation_metadata() or ()),
+                (PEER_KEY, peer_host(context.peer())),
+            ),
         )
         try:
             response = await call

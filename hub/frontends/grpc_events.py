@@ -26,21 +26,18 @@ that waits for it knows that every event committed from then on will reach it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import NoReturn, TypeAlias
+from collections.abc import AsyncIterator, Sequence
+from typing import TypeAlias
 
 import grpc
-from google.protobuf.any_pb2 import Any as AnyMessage
-from google.protobuf.message import Message
-from google.rpc.error_details_pb2 import BadRequest, ErrorInfo
 from google.rpc.status_pb2 import Status
 from grpc import aio
-from grpc_status import rpc_status
 
 from hub.contracts.events.v1 import events_pb2, events_pb2_grpc
 from hub.contracts.events.v1.events_pb2 import WatchEventsRequest, WatchEventsResponse
-from hub.errors import DOMAIN, FieldViolation
+from hub.errors import FieldViolation
 from hub.events.bus import EventBus, EventFilter, ResumeTooOld, SlowConsumer, Subscription
+from hub.rpcstatus import abort, bad_request, status
 from hub.rules import check
 from hub.subjects import mindmap_subject
 
@@ -79,25 +76,25 @@ class EventStreams(events_pb2_grpc.EventServiceServicer):
         """Streams the matching events; see the module docstring for how it ends."""
         violations = check(request)
         if violations:
-            await _abort(context, _invalid_argument(violations))
+            await abort(context, _invalid_argument(violations))
         if self._draining:
-            await _abort(context, _shutting_down())
+            await abort(context, _shutting_down())
         since = request.since if request.HasField("since") else None
         try:
             subscription = self._bus.subscribe(event_filter(request), since)
         except ResumeTooOld as error:
-            await _abort(context, _resume_too_old(error))
+            await abort(context, _resume_too_old(error))
         self._open.add(subscription)
         try:
             await context.send_initial_metadata(())
             async for event in subscription:
                 yield WatchEventsResponse(event=event)
         except SlowConsumer as error:
-            await _abort(context, _slow_consumer(error))
+            await abort(context, _slow_consumer(error))
         finally:
             self._open.discard(subscription)
             subscription.close()
-        await _abort(context, _shutting_down())
+        await abort(context, _shutting_down())
 
     def drain(self) -> None:
         """Ends every open stream with UNAVAILABLE and refuses new ones from now on."""
@@ -106,28 +103,18 @@ class EventStreams(events_pb2_grpc.EventServiceServicer):
             subscription.close()
 
 
-async def _abort(context: _Context, status: Status) -> NoReturn:
-    """Ends the call with `status`, details included (grpc.aio's abort raises)."""
-    await context.abort_with_status(rpc_status.to_status(status))
-
-
 def _invalid_argument(violations: Sequence[FieldViolation]) -> Status:
     fields = ", ".join(violation.field for violation in violations)
-    bad_request = BadRequest(
-        field_violations=[
-            BadRequest.FieldViolation(field=v.field, description=v.description) for v in violations
-        ]
-    )
-    return _status(
+    return status(
         grpc.StatusCode.INVALID_ARGUMENT,
         f"invalid request: {fields}",
         "INVALID_ARGUMENT",
-        details=[bad_request],
+        details=[bad_request(violations)],
     )
 
 
 def _resume_too_old(error: ResumeTooOld) -> Status:
-    return _status(
+    return status(
         grpc.StatusCode.OUT_OF_RANGE,
         str(error),
         "RESUME_TOO_OLD",
@@ -136,7 +123,7 @@ def _resume_too_old(error: ResumeTooOld) -> Status:
 
 
 def _slow_consumer(error: SlowConsumer) -> Status:
-    return _status(
+    return status(
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         str(error),
         "SLOW_CONSUMER",
@@ -145,24 +132,8 @@ def _slow_consumer(error: SlowConsumer) -> Status:
 
 
 def _shutting_down() -> Status:
-    return _status(
+    return status(
         grpc.StatusCode.UNAVAILABLE,
         "the hub is shutting down; watch again, from the last event id received",
         "SHUTTING_DOWN",
     )
-
-
-def _status(
-    code: grpc.StatusCode,
-    message: str,
-    reason: str,
-    *,
-    metadata: Mapping[str, str] | None = None,
-    details: Sequence[Message] = (),
-) -> Status:
-    status = Status(code=code.value[0], message=message)
-    for detail in (ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata), *details):
-        packed = AnyMessage()
-        packed.Pack(detail)
-        status.details.append(packed)
-    return status

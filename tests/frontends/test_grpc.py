@@ -284,8 +284,9 @@ async def test_caller_cannot_claim_a_principal(running: RunningHub) -> None:
 
 
 async def test_metadata_crosses_both_ways_less_gateway_keys(forwarding: Forwarding) -> None:
-    """Caller metadata reaches the backend less every `x-hub-*` key; the backend's initial and
-    trailing metadata reach the caller."""
+    """Caller metadata reaches the backend less every `x-hub-*` key the caller sent, plus the
+    gateway's own `x-hub-peer` (the caller's address); the backend's initial and trailing
+    metadata reach the caller."""
     call = forwarding.front.users.GetUser(
         GetUserRequest(id="u1"),
         metadata=(
@@ -301,9 +302,12 @@ async def test_metadata_crosses_both_ways_less_gateway_keys(forwarding: Forwardi
     assert "u1" == reply.user.id
     (seen,) = forwarding.backend.seen
     forwarded = {k: v for k, v in seen.metadata.items() if k != "user-agent"}
-    assert {"traceparent": TRACEPARENT, "x-request-id": "r-42", "trace-bin": b"\x00\x01\x02"} == (
-        forwarded
-    )
+    assert {
+        "traceparent": TRACEPARENT,
+        "x-request-id": "r-42",
+        "trace-bin": b"\x00\x01\x02",
+        "x-hub-peer": "127.0.0.1",
+    } == forwarded
     assert [("x-backend-initial", "hello")] == list(await call.initial_metadata() or ())
     assert [("x-backend-trailing", "bye"), ("x-hub-served-by", "fake")] == list(
         await call.trailing_metadata() or ()

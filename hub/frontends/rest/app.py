@@ -51,14 +51,29 @@ _logger = logging.getLogger(__name__)
 _INTERNAL = HttpProblem(500, "internal error", code=grpc.StatusCode.INTERNAL, reason="INTERNAL")
 
 
-def create_rest_app(caller: Caller, routes: Sequence[HttpRoute], *, settings: Http) -> RestApp:
+def create_rest_app(
+    caller: Caller,
+    routes: Sequence[HttpRoute],
+    *,
+    settings: Http,
+    cache_control: Mapping[str, str] | None = None,
+) -> RestApp:
     """The app serving `routes` (the exposed ones), each through `caller.unary_bytes`, with
-    their OpenAPI document at `/openapi.json` and a Swagger UI page at `/docs`."""
+    their OpenAPI document at `/openapi.json` and a Swagger UI page at `/docs`.
+    `cache_control`: the `Cache-Control` of GET routes, by the wire path of their RPC."""
+    cache_control = cache_control or {}
     schemas = Schemas(routes)
     renderer = JsonRenderer()
     document = build_openapi(routes, schemas, title=API_TITLE, version=version("hub"))
     endpoints = [
-        Endpoint(route, caller, schemas.request_validator(route), renderer, settings)
+        Endpoint(
+            route,
+            caller,
+            schemas.request_validator(route),
+            renderer,
+            settings,
+            cache_control=cache_control.get(route.rpc_path) if route.http_method == "GET" else None,
+        )
         for route in routes
     ]
     return RestApp(endpoints, documentation_pages(document))

@@ -52,6 +52,7 @@ from hub.frontends.rest.transcode import (
 )
 from hub.frontends.rest.validation import RequestValidator
 from hub.frontends.rpc_error import RpcFailure
+from hub.principal import PEER_KEY
 
 _JSON = b"application/json"
 _ENTITY_TAG = re.compile(ENTITY_TAG_PATTERN)
@@ -81,8 +82,16 @@ class Endpoint:
         validator: RequestValidator,
         renderer: JsonRenderer,
         settings: Http,
+        *,
+        cache_control: str | None = None,
     ) -> None:
+        """`cache_control`: the `Cache-Control` of this route's answers (a GET's), if any."""
         self.route = route
+        self._cache_control = (
+            [(b"cache-control", cache_control.encode())] if cache_control is not None else []
+        )
+        self._revalidates = route.http_method == "GET"
+        """Whether `If-None-Match` applies (a GET: 304 when the entity tag matches)."""
         self._call = caller.unary_bytes(route.rpc_path)
         self._validator = validator
         self._has_body = bool(route.body)
@@ -118,16 +127,28 @@ class Endpoint:
             _set(request, self._if_match_field, headers.if_match)
             conditional = True
         timeout = min(headers.timeout or self._default_timeout, self._max_timeout)
-        call = self._call(request.SerializeToString(), timeout=timeout, metadata=headers.metadata)
+        client = scope.get("client")
+        peer = (PEER_KEY, client[0] if client else "")
+        call = self._call(
+            request.SerializeToString(), timeout=timeout, metadata=(*headers.metadata, peer)
+        )
         try:
             data = await call
         except aio.AioRpcError as error:
             return _failure(error, headers, path, conditional=conditional)
         response = self._parse(data)
-        response_headers = [JSON_CONTENT_TYPE]
-        response_headers.extend(_returned(await call.initial_metadata(), headers))
+        response_headers = [*_returned(await call.initial_metadata(), headers)]
+        response_headers.extend(self._cache_control)
         if self._response_etag_field is not None:
-            response_headers.extend(_etag_header(_get(response, self._response_etag_field)))
+            etag = _get(response, self._response_etag_field)
+            response_headers.extend(_etag_header(etag))
+            if (
+                self._revalidates
+                and headers.if_none_match
+                and (etag in headers.if_none_match or "*" in headers.if_none_match)
+            ):
+                return HttpResponse(304, response_headers, b"")
+        response_headers.insert(0, JSON_CONTENT_TYPE)
         return HttpResponse(200, response_headers, dump(self._render(response)))
 
     async def _json_body(self, headers: RequestHeaders, receive: Receive) -> Any:
@@ -273,4 +294,27 @@ def _failure(
     if failure.retry_delay_seconds is not None:
         retry_after = str(math.ceil(failure.retry_delay_seconds)).encode()
         response_headers.append((b"retry-after", retry_after))
+    if failure.code == grpc.StatusCode.UNAUTHENTICATED:
+        response_headers.append((b"www-authenticate", bearer_challenge(failure)))
+    if failure.reason == "RATE_LIMITED":
+        response_headers.extend(rate_limit_headers(dict(failure.metadata)))
     return HttpResponse(body["status"], response_headers, dump(body))
+
+
+def rate_limit_headers(limit: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) of a
+    refusal, from the numbers the rate limiter put in its `ErrorInfo`."""
+    name = '"per-caller"'
+    policy = f"{name};q={limit.get('quota', '0')};w={limit.get('windowSeconds', '0')}"
+    state = f"{name};r={limit.get('remaining', '0')};t={limit.get('resetSeconds', '0')}"
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+
+
+def bearer_challenge(failure: RpcFailure) -> bytes:
+    """The `WWW-Authenticate` of a 401 (RFC 6750 §3): no error code when no credentials
+    came, `invalid_token` when they were refused."""
+    if failure.reason in ("", "CREDENTIALS_MISSING"):
+        return b'Bearer realm="hub"'
+    description = failure.message.replace("\\", "").replace('"', "'")
+    challenge = f'Bearer realm="hub", error="invalid_token", error_description="{description}"'
+    return challenge.encode("ascii", "replace")

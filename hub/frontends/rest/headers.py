@@ -8,6 +8,9 @@
   etag precondition. A weak tag (`W/"abc"`) can never match, since If-Match compares
   strongly (RFC 9110 §13.1.1): 412 at once. Several tags cannot be expressed as one etag
   field: 400.
+- `If-None-Match` holds entity tags (weak or strong) or `*`: a GET whose answer carries one
+  of them is answered 304 Not Modified (weak comparison, RFC 9110 §13.1.2); a value that
+  does not parse is ignored, as if absent.
 - `X-Request-Timeout` is the deadline of the backend call in seconds (decimal, above 0),
   sent on as the call's `grpc-timeout`.
 The `*_PATTERN` constants are the exact syntax accepted (anything else is a 400), written
@@ -40,6 +43,10 @@ _FORWARDED = frozenset({b"authorization", b"traceparent", b"tracestate"})
 _NOT_METADATA = re.compile(rb"[^\x20-\x7e]")
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 _WEAK_TAG = re.compile(r'^W/"[\x21\x23-\x7e]*"$')
+_TAG = re.compile(r'(?:W/)?"([\x21\x23-\x7e]*)"')
+_TAG_LIST = re.compile(
+    r'^[ \t]*(?:W/)?"[\x21\x23-\x7e]*"(?:[ \t]*,[ \t]*(?:W/)?"[\x21\x23-\x7e]*")*[ \t]*$'
+)
 _TIMEOUT = re.compile(TIMEOUT_PATTERN)
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
@@ -53,6 +60,8 @@ class RequestHeaders:
     content_length: int | None = None
     if_match: str | None = None
     """The strong entity tag of `If-Match`, unquoted; None without one (or for `*`)."""
+    if_none_match: frozenset[str] = frozenset()
+    """The entity tags of `If-None-Match`, unquoted and without `W/`; `*` for any."""
     timeout: float | None = None
     request_id: str | None = None
 
@@ -64,6 +73,7 @@ def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
     content_type: bytes | None = None
     content_length: int | None = None
     if_match: str | None = None
+    if_none_match: frozenset[str] = frozenset()
     timeout: float | None = None
     request_id: str | None = None
     for name, value in raw:
@@ -78,6 +88,8 @@ def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
             content_length = int(value)
         elif name == b"if-match":
             if_match = _entity_tag(value.decode("latin-1"))
+        elif name == b"if-none-match":
+            if_none_match = _entity_tags(value.decode("latin-1"))
         elif name == b"x-request-timeout":
             timeout = _timeout(value.decode("latin-1"))
     return RequestHeaders(
@@ -85,6 +97,7 @@ def read_headers(raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
         content_type=content_type,
         content_length=content_length,
         if_match=if_match,
+        if_none_match=if_none_match,
         timeout=timeout,
         request_id=request_id,
     )
@@ -110,6 +123,14 @@ def _entity_tag(value: str) -> str | None:
     if "," in value:
         detail = "only one entity tag can be given"
     raise _bad_header("If-Match", detail)
+
+
+def _entity_tags(value: str) -> frozenset[str]:
+    if value.strip() == "*":
+        return frozenset({"*"})
+    if not _TAG_LIST.match(value):
+        return frozenset()
+    return frozenset(_TAG.findall(value))
 
 
 def _timeout(value: str) -> float:

@@ -97,7 +97,10 @@ def dump(document: Any) -> bytes:
 
 
 async def send_response(send: Send, response: HttpResponse) -> None:
-    """Sends `response` with its content-length. (For HEAD, the server drops the body.)"""
-    headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
+    """Sends `response` with its content-length (none for 304 and 204, which have no body).
+    (For HEAD, the server drops the body.)"""
+    headers = list(response.headers)
+    if response.status not in (204, 304):
+        headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import google.api.annotations_pb2 as annotations_pb2
 import google.api.http_pb2 as http_pb2
 from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor, MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 
+from hub.client import http_rule
 from hub.frontends.rest.template import PathTemplate, parse
 
 _PATTERNS = ("get", "put", "post", "delete", "patch")
@@ -69,20 +69,12 @@ def http_routes(services: Iterable[ServiceDescriptor]) -> list[HttpRoute]:
     routes: list[HttpRoute] = []
     for service in services:
         for method in service.methods:
-            rule = _http_rule(method)
+            rule = http_rule(method)
             if rule is None:
                 continue
             for binding in (rule, *rule.additional_bindings):
                 routes.append(_route(method, binding))
     return routes
-
-
-def _http_rule(method: MethodDescriptor) -> http_pb2.HttpRule | None:
-    for field, value in method.GetOptions().ListFields():
-        if field.full_name == annotations_pb2.http.full_name:
-            rule: http_pb2.HttpRule = value
-            return rule
-    return None
 
 
 def expose(routes: Sequence[HttpRoute], exposures: Sequence[Exposure]) -> list[HttpRoute]:
