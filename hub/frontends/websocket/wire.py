@@ -12,7 +12,9 @@ What it owns, as uvicorn's protocol did: the opening handshake, ping frames ever
 `ping_interval_seconds` (no pong within `ping_timeout_seconds`: close 1011), answering the
 client's pings and close, the message size limit (1009), text that is not UTF-8 (1007),
 the closing handshake (the TCP connection is closed once the client echoes the close frame,
-or after `CLOSE_TIMEOUT_SECONDS`), and uvicorn's shutdown (1012 to what is still open).
+or after `CLOSE_TIMEOUT_SECONDS`), and uvicorn's shutdown (1012 to what is still open). A
+client that stopped answering (keepalive timeout, no close echo) with data still buffered
+for it is aborted (TCP reset), so a dead client holds no memory for ever.
 
 Flow control: the transport tells when its write buffer passes its high-water mark
 (`writable` turns False) and when it has drained (`writable_again`). Meanwhile the client's
@@ -117,7 +119,7 @@ class WireProtocol(asyncio.Protocol):
         if not self.writable:
             self._transport.resume_reading()  # to read the client's close frame
         self._close_timer = asyncio.get_running_loop().call_later(
-            CLOSE_TIMEOUT_SECONDS, self._transport.close
+            CLOSE_TIMEOUT_SECONDS, self._close_transport, True
         )
 
     # asyncio.Protocol
@@ -241,7 +243,7 @@ class WireProtocol(asyncio.Protocol):
         self.conn.fail(KEEPALIVE_TIMEOUT, "keepalive ping timeout")
         self._flush()
         self._end()
-        self._close_transport()
+        self._close_transport(stuck=True)
 
     def _flush(self) -> None:
         data = b"".join(self.conn.data_to_send())  # b"" chunks: end of stream, see below
@@ -256,12 +258,20 @@ class WireProtocol(asyncio.Protocol):
                 self._timer = None
             self.ended()
 
-    def _close_transport(self) -> None:
+    def _close_transport(self, stuck: bool = False) -> None:
+        """Ends the TCP connection once what is buffered is written; `stuck`: the client
+        stopped answering, so at once if anything is still buffered (it would never be
+        read, and a close would wait for it for ever)."""
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is None:
+            return
+        if stuck and transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            transport.close()
 
     def _cancel_timers(self) -> None:
         for timer in (self._timer, self._close_timer):
