@@ -28,10 +28,9 @@ import contextlib
 import math
 import socket
 from typing import cast
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import grpc
-import httptools
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -124,7 +123,7 @@ def _httptools_answering(
             self.transport.close()
 
         def handle_websocket_upgrade(self) -> None:
-            path = unquote(httptools.parse_url(self.url).path.decode("latin-1"))
+            path = unquote(urlsplit(self.url.decode("latin-1")).path)
             if websocket is None or path != WEBSOCKET_PATH:
                 super().handle_websocket_upgrade()
                 return

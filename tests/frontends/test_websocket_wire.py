@@ -52,6 +52,19 @@ async def test_ping_frames_are_answered(running: RunningHub) -> None:
     assert latency >= 0
 
 
+async def test_a_client_that_answers_ping_frames_stays_connected(tmp_path: Path) -> None:
+    """The keepalive pings every `ping_interval_seconds`; each pong in time keeps the
+    connection open, ping after ping."""
+    keepalive = {"ping_interval_seconds": 0.05, "ping_timeout_seconds": 0.05}
+    async with running_hub(tmp_path, http={"websocket": keepalive}) as running:
+        client = await connect(running.ws_url)
+        await asyncio.sleep(0.5)  # about ten pings and pongs
+        await client.ping()
+        connections = running.hub.websocket.stats().connections
+
+    assert 1 == connections
+
+
 async def test_a_text_frame_that_is_not_utf8_closes_the_connection_with_1007(
     running: RunningHub,
 ) -> None:

@@ -210,6 +210,8 @@ class WireProtocol(asyncio.Protocol):
             case Opcode.PONG:
                 if self._ping_payload is not None and frame.data == self._ping_payload:
                     self._ping_payload = None
+                    if self._timer is not None:
+                        self._timer.cancel()  # the pong's deadline
                     self._schedule_ping()
             case _:  # PING: the pong is queued in conn; CLOSE: handled after the frames
                 pass
