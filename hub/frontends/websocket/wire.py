@@ -9,7 +9,9 @@ are written to the transport at once, so that the event bus can write an event t
 of connections in one synchronous pass, each frame built once (`text_frame`).
 
 What it owns, as uvicorn's protocol did: the opening handshake, ping frames every
-`ping_interval_seconds` (no pong within `ping_timeout_seconds`: close 1011), answering the
+`ping_interval_seconds` (no pong within `ping_timeout_seconds`: close 1011; the first ping
+at a random point of the first interval, so that connections opened together are not
+pinged together), answering the
 client's pings and close, the message size limit (1009), text that is not UTF-8 (1007),
 the closing handshake (the TCP connection is closed once the client echoes the close frame,
 or after `CLOSE_TIMEOUT_SECONDS`), and uvicorn's shutdown (1012 to what is still open). A
@@ -44,6 +46,8 @@ connection (as uvicorn)."""
 SERVICE_RESTART = 1012
 KEEPALIVE_TIMEOUT = 1011
 INVALID_DATA = 1007
+_FIRST_PING_EARLIEST = 0.1
+"""The first ping comes after this fraction of the interval at the earliest."""
 
 
 def text_frame(text: str) -> bytes:
@@ -188,7 +192,7 @@ class WireProtocol(asyncio.Protocol):
             self.closing = True
             self._close_transport()
             return
-        self._schedule_ping()
+        self._schedule_ping(first=True)
         self.opened()
 
     def _frame(self, frame: Frame) -> None:
@@ -224,10 +228,14 @@ class WireProtocol(asyncio.Protocol):
             return
         self.received(text)
 
-    def _schedule_ping(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(
-            self._settings.ping_interval_seconds, self._ping
-        )
+    def _schedule_ping(self, *, first: bool = False) -> None:
+        """The next ping in one interval; the first one at a random point of it, so that
+        clients that connected together (a reconnect storm, a benchmark) are not all pinged
+        in the same instant, each time, in a burst that would delay events."""
+        delay = self._settings.ping_interval_seconds
+        if first:
+            delay *= random.uniform(_FIRST_PING_EARLIEST, 1.0)
+        self._timer = asyncio.get_running_loop().call_later(delay, self._ping)
 
     def _ping(self) -> None:
         if self.closing:
