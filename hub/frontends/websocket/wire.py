@@ -234,7 +234,7 @@ class WireProtocol(asyncio.Protocol):
         in the same instant, each time, in a burst that would delay events."""
         delay = self._settings.ping_interval_seconds
         if first:
-            delay *= random.uniform(_FIRST_PING_EARLIEST, 1.0)
+            delay *= random.uniform(_FIRST_PING_EARLIEST, 1.0)  # noqa: S311 (not security)
         self._timer = asyncio.get_running_loop().call_later(delay, self._ping)
 
     def _ping(self) -> None:
