@@ -109,8 +109,11 @@ class WireProtocol(asyncio.Protocol):
 
     def write(self, frame: bytes) -> None:
         """Writes a frame built by `text_frame` (nothing once `closing`)."""
-        if not self.closing and self._transport is not None:
-            self._transport.write(frame)
+        if self.closing:
+            return
+        transport = self._live_transport()
+        if transport is not None:
+            transport.write(frame)
 
     def close(self, code: int, reason: str) -> None:
         """Sends a close frame with `code` (once); the TCP connection ends when the client
@@ -120,8 +123,9 @@ class WireProtocol(asyncio.Protocol):
         self.conn.send_close(code, reason)
         self._flush()
         self._end()
-        if not self.writable:
-            self._transport.resume_reading()  # to read the client's close frame
+        transport = self._live_transport()
+        if transport is not None and not self.writable:
+            transport.resume_reading()  # to read the client's close frame
         self._close_timer = asyncio.get_running_loop().call_later(
             CLOSE_TIMEOUT_SECONDS, self._close_transport, True
         )
@@ -139,13 +143,15 @@ class WireProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.writable = False
-        if self._transport is not None and not self.closing:
-            self._transport.pause_reading()
+        transport = self._live_transport()
+        if transport is not None and not self.closing:
+            transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.writable = True
-        if self._transport is not None and not self.closing:
-            self._transport.resume_reading()
+        transport = self._live_transport()
+        if transport is not None and not self.closing:
+            transport.resume_reading()
             self.writable_again()
 
     def data_received(self, data: bytes) -> None:
@@ -257,8 +263,16 @@ class WireProtocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         data = b"".join(self.conn.data_to_send())  # b"" chunks: end of stream, see below
-        if data and self._transport is not None:
-            self._transport.write(data)
+        transport = self._live_transport()
+        if data and transport is not None:
+            transport.write(data)
+
+    def _live_transport(self) -> asyncio.Transport | None:
+        """The transport, unless it is closing: uvloop's raises on a write once its socket
+        has failed, before `connection_lost` tells this protocol, and a write that raised
+        would stop the bus's delivery to every later subscriber."""
+        transport = self._transport
+        return None if transport is None or transport.is_closing() else transport
 
     def _end(self) -> None:
         if not self.closing:
