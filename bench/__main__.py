@@ -3,7 +3,9 @@
 Every scenario compares a subject with its baseline in the same run (bench/scenario.py):
 throughput scenarios (bench/throughput.py) alternate rounds of load on the two sides; the
 fan-out scenario (bench/fanout.py) compares WebSocket delivery latency and memory per idle
-connection with a bare `websockets` server. The figures are printed and written to
+connection with a bare `websockets` server; the GraphQL scenario (bench/graphql.py) measures
+nested queries, execution against plain graphql-core, and GraphQL against REST. The figures
+are printed and written to
 bench-results.json.
 """
 
@@ -17,10 +19,11 @@ import sys
 from pathlib import Path
 
 from bench.fanout import FANOUT
+from bench.graphql import GRAPHQL
 from bench.scenario import Options, Outcome, Scenario
 from bench.throughput import REST_GET
 
-SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT)
+SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL)
 
 
 def machine() -> dict[str, object]:

@@ -1,12 +1,15 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
-It serves the REST app and, for WebSocket upgrades at `/ws`, the WebSocket endpoint: the
-HTTP protocol hands an upgraded `/ws` socket straight to the endpoint's own protocol
-(hub/frontends/websocket/wire.py: no ASGI task, queue or lock per connection, so that an
-event is written to thousands of connections in one synchronous pass), without
-permessage-deflate (it costs about 3x the memory per idle connection). Upgrades elsewhere
-take uvicorn's `websockets-sansio` protocol to the ASGI app, where `_Dispatch` refuses them
-with a 404 problem; it looks at the scope's type only, so REST requests pay one comparison.
+It serves the REST app, the GraphQL app at its path (HTTP and WebSocket) and, for WebSocket
+upgrades at `/ws`, the WebSocket endpoint: the HTTP protocol hands an upgraded `/ws` socket
+straight to the endpoint's own protocol (hub/frontends/websocket/wire.py: no ASGI task,
+queue or lock per connection, so that an event is written to thousands of connections in
+one synchronous pass), without permessage-deflate (it costs about 3x the memory per idle
+connection). Everything else goes to the ASGI app, `_Dispatch`, which looks at the scope's
+path and type only, so REST requests pay two comparisons. WebSocket upgrades other than
+`/ws` (GraphQL's) run on uvicorn's `websockets-sansio` protocol, with ping frames as the
+keepalive and the message size limit of `http.websocket`; one elsewhere is refused with a
+404 problem.
 
 The composition root binds the socket (so that a taken address fails the way a gRPC one
 does) and hands it over with the ASGI app. uvicorn runs with the httptools parser in the
@@ -51,12 +54,14 @@ class HttpServer:
         *,
         bad_request: tuple[bytes, bytes],
         websocket: WebSocketEndpoint | None = None,
+        graphql: tuple[str, ASGIApp] | None = None,
     ) -> None:
         """`bad_request`: (content type, body) of the 400 for a request that does not parse;
-        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404)."""
+        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404);
+        `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path."""
         settings = websocket.settings if websocket is not None else WebSocket()
         self._config = uvicorn.Config(
-            _Dispatch(app),
+            _Dispatch(app, graphql),
             http=_httptools_answering(*bad_request, websocket=websocket),
             ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
@@ -144,15 +149,19 @@ def _httptools_answering(
 
 
 class _Dispatch:
-    """HTTP requests to `http`; a WebSocket upgrade that reaches the ASGI app (any but
-    `/ws`, which has its own protocol) is refused with a 404 problem, like an unknown REST
-    path."""
+    """Requests to the GraphQL path to the GraphQL app, everything else to `http`; a
+    WebSocket upgrade elsewhere (`/ws` never gets here: it has its own protocol) is refused
+    with a 404 problem, like an unknown REST path."""
 
-    def __init__(self, http: ASGIApp) -> None:
+    def __init__(self, http: ASGIApp, graphql: tuple[str, ASGIApp] | None) -> None:
         self._http = http
+        self._graphql_path = graphql[0] if graphql is not None else ""
+        self._graphql = graphql[1] if graphql is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        if self._graphql is not None and scope["path"] == self._graphql_path:
+            await self._graphql(scope, receive, send)
+        elif scope["type"] != "websocket":
             await self._http(scope, receive, send)
         else:
             await _refuse(scope, send)
