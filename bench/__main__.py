@@ -48,6 +48,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        nargs="+",
+        default=[],
+        help="ws-fanout: these numbers of subscribers (default: 1000 5000 10000)",
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
     args = parser.parse_args()
     unknown = set(args.scenarios) - set(available)
@@ -59,6 +66,7 @@ def main() -> int:
         seconds=1.0 if args.quick else args.seconds,
         connections=args.connections,
         quick=args.quick,
+        subscribers=tuple(args.subscribers),
     )
     outcomes: list[Outcome] = [
         available[name].run(options) for name in args.scenarios or list(available)

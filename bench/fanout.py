@@ -292,7 +292,7 @@ class FanoutScenario:
     def run(self, options: Options) -> FanoutOutcome:
         """Every size in turn, each against a fresh hub and baseline server."""
         measured = []
-        for size in QUICK_SIZES if options.quick else SIZES:
+        for size in options.subscribers or (QUICK_SIZES if options.quick else SIZES):
             hub = start_hub()
             try:
                 mindmap_id = seed_mindmap(hub, nodes=1)

@@ -20,6 +20,7 @@ class Options:
     seconds: float  # per round, for throughput scenarios
     connections: int  # HTTP connections, for throughput scenarios
     quick: bool  # a smoke run: scenarios shrink their sizes
+    subscribers: tuple[int, ...] = ()  # fan-out sizes to run instead of the default ones
 
 
 class Outcome(Protocol):

@@ -400,7 +400,7 @@ class Hub:
         # Event streams end first, or they would hold the front ends for the whole grace
         # period; events committed from here on reach subscribers that resume after restart.
         # WebSocket clients get the close code 1001 (going away) and resume elsewhere.
-        await self.websocket.drain(budget)
+        self.websocket.drain()
         await self.relay.stop()
         await stop_following(self._cache_follower)
         self._cache_follower = None

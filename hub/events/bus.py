@@ -15,6 +15,12 @@ point. Contract, for every implementation (in-memory now, Redis with the scale-o
   behind than that is dropped: its iterator raises `SlowConsumer` once the events it did
   receive are consumed, so one slow client neither grows memory without bound nor delays
   the others; it may resume with the last id it saw.
+
+Two ways to consume, with the same guarantees: `subscribe` gives an async iterator (gRPC
+`WatchEvents`, GraphQL subscriptions); `push` calls a `Consumer` synchronously from
+`publish` (the WebSocket endpoint, which writes each event to its socket at once: no task
+and no queue per subscriber while it keeps up). A consumer that cannot take more says so;
+the bus then queues its events, bounded as above, until the consumer calls `resume()`.
 """
 
 from __future__ import annotations
@@ -84,6 +90,19 @@ class EventFilter:
         )
 
 
+class Consumer(Protocol):
+    """Takes the events of a push subscription, synchronously, as the bus publishes them.
+    Neither method may raise, nor close a subscription from inside the call."""
+
+    def deliver(self, event: Event) -> bool:
+        """Takes `event`; returns whether it can take the next one now. False: the
+        subscription queues what follows (bounded) until `PushSubscription.resume()`."""
+
+    def dropped(self, error: SlowConsumer) -> None:
+        """The subscription fell too far behind and ended, after delivering every event it
+        had queued; `error.last_delivered` is where to resume."""
+
+
 class EventBus(Protocol):
     """Fan-out of committed events; see the module docstring for the contract."""
 
@@ -93,6 +112,13 @@ class EventBus(Protocol):
     def subscribe(self, event_filter: EventFilter, since: int | None = None) -> Subscription:
         """A subscription from `since` (exclusive) or from now; `ResumeTooOld` if the events
         after `since` are gone."""
+
+    def push(
+        self, event_filter: EventFilter, consumer: Consumer, since: int | None = None
+    ) -> PushSubscription:
+        """A subscription from `since` (exclusive) or from now that delivers to `consumer`
+        once `resume()` is first called (so the subscriber can announce it before any
+        event); `ResumeTooOld` if the events after `since` are gone."""
 
     @property
     def last_id(self) -> int:
@@ -117,3 +143,17 @@ class Subscription(Protocol):
 
     def close(self) -> None:
         """Stops the subscription; the iterator ends."""
+
+
+class PushSubscription(Protocol):
+    """One subscriber's push stream; close it when done."""
+
+    def resume(self) -> None:
+        """The consumer takes events (again): the queued ones first, in order."""
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for the consumer (for metrics)."""
+
+    def close(self) -> None:
+        """Stops the subscription; nothing more is delivered."""

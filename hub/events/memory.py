@@ -18,7 +18,9 @@ its own deque, which it consumes in id order.
 - Backpressure: the backlog of a resume does not count against `subscriber_queue` (it only
   references retained events); live events do. A subscription with `subscriber_queue` live
   events waiting when another arrives is dropped: it leaves the bus, keeps what it had, and
-  raises `SlowConsumer` once that is consumed.
+  raises `SlowConsumer` (a push consumer: gets `dropped`) once that is consumed.
+- Push: while its consumer keeps up, a push subscription queues nothing; `publish` calls
+  the consumer for each matching subscriber in turn, without yielding.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Collection
 
 from hub.contracts.events.v1.events_pb2 import Event
-from hub.events.bus import BusStats, EventFilter, ResumeTooOld, SlowConsumer
+from hub.events.bus import BusStats, Consumer, EventFilter, ResumeTooOld, SlowConsumer
 
 _NANOS = 1_000_000_000
 
@@ -100,11 +102,22 @@ class MemoryEventBus:
         self._evict()
 
     def subscribe(self, event_filter: EventFilter, since: int | None = None) -> MemorySubscription:
-        """The matching events after `since` (exclusive; None: from now on). `ResumeTooOld`
-        if some of the events after `since` are no longer retained. On a closed bus (the
-        hub is draining) the subscription has ended already."""
+        """The matching events after `since` (exclusive; None: from now on), to iterate.
+        `ResumeTooOld` if some of the events after `since` are no longer retained. On a
+        closed bus (the hub is draining) the subscription has ended already."""
+        return self._register(event_filter, since, None)
+
+    def push(
+        self, event_filter: EventFilter, consumer: Consumer, since: int | None = None
+    ) -> MemorySubscription:
+        """As `subscribe`, but delivered to `consumer` from the first `resume()` on."""
+        return self._register(event_filter, since, consumer)
+
+    def _register(
+        self, event_filter: EventFilter, since: int | None, consumer: Consumer | None
+    ) -> MemorySubscription:
         if self._closed:
-            ended = MemorySubscription(self, event_filter, self._last_id, [], limit=0)
+            ended = MemorySubscription(self, event_filter, self._last_id, [], 0, consumer)
             ended.close()
             return ended
         backlog: list[Event] = []
@@ -120,7 +133,7 @@ class MemoryEventBus:
                 if event.id > since and event_filter.matches(event)
             ]
         subscription = MemorySubscription(
-            self, event_filter, start, backlog, limit=self._subscriber_queue
+            self, event_filter, start, backlog, self._subscriber_queue, consumer
         )
         self._subscriptions.add(subscription)
         return subscription
@@ -147,18 +160,22 @@ class MemoryEventBus:
 
 
 class MemorySubscription:
-    """One subscriber's stream from a `MemoryEventBus`; see `hub.events.bus.Subscription`.
-    Slotted: an idle subscription is a small object and an empty deque."""
+    """One subscriber's stream from a `MemoryEventBus`: iterated (`hub.events.bus.
+    Subscription`) or pushed to a consumer (`hub.events.bus.PushSubscription`); both share
+    the queue, the seam and the drop. Slotted, and its queue is made only when needed: an
+    idle push subscription is one small object."""
 
     __slots__ = (
         "_backlog_left",
         "_bus",
         "_closed",
+        "_consumer",
         "_dropped",
         "_last_delivered",
         "_last_enqueued",
         "_limit",
         "_pending",
+        "_ready",
         "_waiter",
         "filter",
     )
@@ -169,16 +186,19 @@ class MemorySubscription:
         event_filter: EventFilter,
         start: int,
         backlog: list[Event],
-        *,
         limit: int,
+        consumer: Consumer | None,
     ) -> None:
         self.filter = event_filter
         self._bus = bus
-        self._pending: deque[Event] = deque(backlog)
+        self._pending: deque[Event] | None = deque(backlog) if backlog else None
         self._backlog_left = len(backlog)
         self._limit = limit
         self._last_enqueued = backlog[-1].id if backlog else start
         self._last_delivered = start
+        self._consumer = consumer
+        self._ready = False
+        """Push: the consumer takes events now (from `resume()` until it says it cannot)."""
         self._waiter: asyncio.Future[None] | None = None
         self._dropped = False
         self._closed = False
@@ -186,26 +206,48 @@ class MemorySubscription:
     @property
     def queued(self) -> int:
         """Events waiting to be consumed (backlog included)."""
-        return len(self._pending)
+        return len(self._pending) if self._pending else 0
 
     def offer(self, event: Event) -> bool:
-        """Enqueues a live event (the bus calls this); False if the queue was full and the
-        subscription is dropped (the bus then stops offering it events)."""
+        """Takes a live event (the bus calls this); False if the queue was full and the
+        subscription is dropped (the bus then stops offering it events). A push consumer
+        that keeps up gets it at once, with nothing queued."""
         if event.id <= self._last_enqueued:
             return True
-        if len(self._pending) - self._backlog_left >= self._limit:
+        pending = self._pending
+        if self._ready and not pending and self._consumer is not None:
+            self._last_enqueued = self._last_delivered = event.id
+            self._ready = self._consumer.deliver(event)
+            return True
+        if pending is None:
+            pending = self._pending = deque()
+        elif len(pending) - self._backlog_left >= self._limit:
             self._dropped = True
             self._wake()
             return False
-        self._pending.append(event)
+        pending.append(event)
         self._last_enqueued = event.id
         self._wake()
         return True
 
+    def resume(self) -> None:
+        """Push: hands the consumer the queued events, in order, for as long as it takes
+        them; once a dropped subscription has handed over all, tells the consumer."""
+        consumer = self._consumer
+        if consumer is None or self._closed:
+            return
+        self._ready = True
+        pending = self._pending
+        while pending and self._ready:
+            self._ready = consumer.deliver(self._take(pending))
+        if self._dropped and not pending:
+            self._closed = True
+            consumer.dropped(SlowConsumer(self._last_delivered))
+
     def close(self) -> None:
         """Stops the subscription: the iterator ends, pending events are discarded."""
         self._closed = True
-        self._pending.clear()
+        self._pending = None
         self._bus.detach(self)
         self._wake()
 
@@ -217,11 +259,7 @@ class MemorySubscription:
             if self._closed:
                 raise StopAsyncIteration
             if self._pending:
-                event = self._pending.popleft()
-                if self._backlog_left:
-                    self._backlog_left -= 1
-                self._last_delivered = event.id
-                return event
+                return self._take(self._pending)
             if self._dropped:
                 raise SlowConsumer(self._last_delivered)
             self._waiter = asyncio.get_running_loop().create_future()
@@ -229,6 +267,13 @@ class MemorySubscription:
                 await self._waiter
             finally:
                 self._waiter = None
+
+    def _take(self, pending: deque[Event]) -> Event:
+        event = pending.popleft()
+        if self._backlog_left:
+            self._backlog_left -= 1
+        self._last_delivered = event.id
+        return event
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

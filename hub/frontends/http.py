@@ -1,11 +1,15 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
 It serves the REST app, the GraphQL app at its path (HTTP and WebSocket) and, for WebSocket
-upgrades at `/ws`, the WebSocket endpoint: `_Dispatch` looks at the scope's type and path
-only, so REST requests pay two comparisons.
-WebSockets run on uvicorn's `websockets-sansio` protocol (no task of its own per connection),
-without permessage-deflate (it costs about 3x the memory per idle connection), with ping
-frames as the keepalive and the message size limit of `http.websocket`.
+upgrades at `/ws`, the WebSocket endpoint: the HTTP protocol hands an upgraded `/ws` socket
+straight to the endpoint's own protocol (hub/frontends/websocket/wire.py: no ASGI task,
+queue or lock per connection, so that an event is written to thousands of connections in
+one synchronous pass), without permessage-deflate (it costs about 3x the memory per idle
+connection). Everything else goes to the ASGI app, `_Dispatch`, which looks at the scope's
+path and type only, so REST requests pay two comparisons. WebSocket upgrades other than
+`/ws` (GraphQL's) run on uvicorn's `websockets-sansio` protocol, with ping frames as the
+keepalive and the message size limit of `http.websocket`; one elsewhere is refused with a
+404 problem.
 
 The composition root binds the socket (so that a taken address fails the way a gRPC one
 does) and hands it over with the ASGI app. uvicorn runs with the httptools parser in the
@@ -26,6 +30,8 @@ import asyncio
 import contextlib
 import math
 import socket
+from typing import cast
+from urllib.parse import unquote, urlsplit
 
 import grpc
 import uvicorn
@@ -55,8 +61,8 @@ class HttpServer:
         `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path."""
         settings = websocket.settings if websocket is not None else WebSocket()
         self._config = uvicorn.Config(
-            _Dispatch(app, websocket, graphql),
-            http=_httptools_answering(*bad_request),
+            _Dispatch(app, graphql),
+            http=_httptools_answering(*bad_request, websocket=websocket),
             ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
             ws_ping_interval=settings.ping_interval_seconds,
@@ -99,8 +105,11 @@ class HttpServer:
         self._socket.close()
 
 
-def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol, answering an unparsable request with `body`."""
+def _httptools_answering(
+    content_type: bytes, body: bytes, *, websocket: WebSocketEndpoint | None
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol, answering an unparsable request with `body`, and
+    handing WebSocket upgrades at `/ws` to `websocket`'s own protocol."""
     fixed = b"".join(
         [
             b"content-type: " + content_type + b"\r\n",
@@ -118,19 +127,34 @@ def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProt
             self.transport.write(STATUS_LINE[400] + default + fixed)
             self.transport.close()
 
+        def handle_websocket_upgrade(self) -> None:
+            path = unquote(urlsplit(self.url.decode("latin-1")).path)
+            if websocket is None or path != WEBSOCKET_PATH:
+                super().handle_websocket_upgrade()
+                return
+            # As uvicorn's own upgrade, with the endpoint's protocol: it reads the request
+            # again (as websockets parses it) and answers the handshake.
+            self.connections.discard(self)
+            head = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
+            for name, value in self.scope["headers"]:
+                head += [name, b": ", value, b"\r\n"]
+            head.append(b"\r\n")
+            # uvicorn types the set with its own protocols; shutdown() is all it needs
+            protocol = websocket.connect(cast("set[asyncio.Protocol]", self.connections))
+            protocol.connection_made(self.transport)
+            protocol.data_received(b"".join(head))
+            self.transport.set_protocol(protocol)
+
     return Protocol
 
 
 class _Dispatch:
-    """Requests to the GraphQL path to the GraphQL app, WebSocket upgrades at `/ws` to the
-    WebSocket endpoint, everything else to `http`; an upgrade elsewhere is refused with a
-    404 problem, like an unknown REST path."""
+    """Requests to the GraphQL path to the GraphQL app, everything else to `http`; a
+    WebSocket upgrade elsewhere (`/ws` never gets here: it has its own protocol) is refused
+    with a 404 problem, like an unknown REST path."""
 
-    def __init__(
-        self, http: ASGIApp, websocket: ASGIApp | None, graphql: tuple[str, ASGIApp] | None
-    ) -> None:
+    def __init__(self, http: ASGIApp, graphql: tuple[str, ASGIApp] | None) -> None:
         self._http = http
-        self._websocket = websocket
         self._graphql_path = graphql[0] if graphql is not None else ""
         self._graphql = graphql[1] if graphql is not None else None
 
@@ -139,8 +163,6 @@ class _Dispatch:
             await self._graphql(scope, receive, send)
         elif scope["type"] != "websocket":
             await self._http(scope, receive, send)
-        elif self._websocket is not None and scope["path"] == WEBSOCKET_PATH:
-            await self._websocket(scope, receive, send)
         else:
             await _refuse(scope, send)
 

@@ -259,3 +259,79 @@ async def test_closing_the_bus_ends_every_subscription_and_later_ones(bus: Memor
 
     assert [[], [], [], []] == [await rest(s) for s in [*subscriptions, late]]
     assert 0 == bus.stats().subscriptions
+
+
+class Recorder:
+    """A push consumer that takes `capacity` events at a time, then says it is full."""
+
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self.ids: list[int] = []
+        self.drop: SlowConsumer | None = None
+
+    def deliver(self, event: Event) -> bool:
+        self.ids.append(event.id)
+        return len(self.ids) % self.capacity != 0
+
+    def dropped(self, error: SlowConsumer) -> None:
+        self.drop = error
+
+
+async def test_a_push_consumer_gets_nothing_before_resume_then_every_event_in_order(
+    bus: MemoryEventBus,
+) -> None:
+    consumer = Recorder()
+    subscription = bus.push(EventFilter(owner_id="u1"), consumer)
+    await bus.publish([event(1), event(2, owner="u2")])
+    before_resume = list(consumer.ids)
+    subscription.resume()
+    await bus.publish([event(3), event(4, owner="u2"), event(5)])
+
+    assert ([], [1, 3, 5]) == (before_resume, consumer.ids)
+    assert 0 == subscription.queued
+
+
+async def test_a_resumed_push_subscription_gets_the_missed_events_then_live_ones() -> None:
+    bus = new_bus(queue=2)
+    await bus.publish([event(n) for n in range(1, 11)])
+    consumer = Recorder()
+    subscription = bus.push(EventFilter(), consumer, since=4)
+    await bus.publish([event(11)])
+    subscription.resume()
+    await bus.publish([event(11), event(12)])
+
+    assert list(range(5, 13)) == consumer.ids
+
+
+async def test_a_push_consumer_that_cannot_keep_up_gets_its_queue_then_is_dropped() -> None:
+    bus = new_bus(queue=3)
+    slow, fast = Recorder(capacity=2), Recorder()
+    slow_subscription = bus.push(EventFilter(), slow)
+    bus.push(EventFilter(), fast).resume()
+    slow_subscription.resume()
+    await bus.publish([event(n) for n in range(1, 11)])
+    held = slow_subscription.queued
+    stats = bus.stats()
+    slow_subscription.resume()  # takes 2 of the 3 queued, then is full again
+    after_one_resume = list(slow.ids)
+    slow_subscription.resume()
+
+    assert list(range(1, 11)) == fast.ids
+    assert 3 == held
+    assert BusStats(subscriptions=1, queued=0, published=10, slow_consumer_drops=1) == stats
+    assert [1, 2, 3, 4] == after_one_resume
+    assert [1, 2, 3, 4, 5] == slow.ids
+    assert slow.drop is not None
+    assert 5 == slow.drop.last_delivered
+
+
+async def test_a_closed_push_subscription_delivers_nothing_more(bus: MemoryEventBus) -> None:
+    consumer = Recorder()
+    subscription = bus.push(EventFilter(), consumer)
+    subscription.resume()
+    await bus.publish([event(1)])
+    subscription.close()
+    await bus.publish([event(2)])
+    subscription.resume()
+
+    assert ([1], 0) == (consumer.ids, bus.stats().subscriptions)
