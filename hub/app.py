@@ -332,6 +332,7 @@ class Hub:
             bus=self.bus,
             settings=self.settings.graphql,
             http=self.settings.http,
+            authenticator=self.policies.authenticator,
         )
         malformed = malformed_request()
         listening, self.http_address = listen_socket(self.settings.http.listen)

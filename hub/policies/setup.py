@@ -27,6 +27,8 @@ class Policies:
 
     interceptor: PolicyInterceptor
     """Applies them to every backend call (`BackendClient(interceptors=...)`)."""
+    authenticator: Authenticator | None
+    """Who is calling, for front ends that need to know before any call (None when off)."""
     breakers: dict[str, CircuitBreaker]
     """The circuit breaker of each backend's gRPC service (none when off)."""
     caching: CachingPolicy | None
@@ -76,6 +78,7 @@ def build_policies(gateway: ApiGateway, data_dir: Path) -> Policies:
     )
     return Policies(
         interceptor=interceptor,
+        authenticator=authenticator,
         breakers=breakers,
         caching=caching,
         cache_control=cached.cache_control if caching is not None else {},

@@ -46,6 +46,8 @@ from hub.frontends.graphql.loaders import Loaders
 from hub.frontends.graphql.schema import HubSchema
 from hub.frontends.rest.headers import read_headers
 from hub.frontends.rest.responses import HttpProblem, dump
+from hub.policies.auth import Authenticator
+from hub.principal import PEER_KEY
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 ENDPOINT_KEY = "hub.endpoint"
@@ -68,6 +70,7 @@ class _Backend:
     client: BackendClient
     bus: EventBus
     http: Http
+    authenticator: Authenticator | None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -81,7 +84,10 @@ class GraphQLApp(GraphQL[Context, None]):
         bus: EventBus,
         settings: GraphQLSettings,
         http: Http,
+        authenticator: Authenticator | None = None,
     ) -> None:
+        """`authenticator`: the gateway's, when authentication is on (for `me`, and to
+        authorize subscriptions)."""
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -90,7 +96,7 @@ class GraphQLApp(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.path = settings.path
-        self._backend = _Backend(client, bus, http)
+        self._backend = _Backend(client, bus, http, authenticator)
 
     @override
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,10 +120,18 @@ class GraphQLApp(GraphQL[Context, None]):
         headers = read_headers(request.scope["headers"])
         http = self._backend.http
         timeout = min(headers.timeout or http.default_timeout_seconds, http.max_timeout_seconds)
-        calls = Calls(self._backend.client, headers.metadata, timeout)
+        client = request.scope.get("client")
+        metadata = (*headers.metadata, (PEER_KEY, client[0] if client else ""))
+        calls = Calls(self._backend.client, metadata, timeout)
         # A WebSocket connection lives long: its loaders batch but keep nothing.
         cache = request.scope["type"] != "websocket"
-        return Context(call=calls, loaders=Loaders(calls, cache=cache), bus=self._backend.bus)
+        return Context(
+            call=calls,
+            loaders=Loaders(calls, cache=cache),
+            bus=self._backend.bus,
+            authenticator=self._backend.authenticator,
+            authorization=dict(headers.metadata).get("authorization"),
+        )
 
     @override
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

@@ -4,8 +4,10 @@
 `BackendClient` stub with the request's forwarded metadata (`authorization`, `traceparent`,
 `tracestate`, `x-request-id`, read by the REST front end's header reader) and the default
 deadline; a failed call raises the GraphQL error that `errors.rpc_failure` maps it to.
-`Context.loaders` batch reads by id (`loaders.py`). `principal` is who is calling: nothing
-sets it until authentication exists (issue 7), so `me` answers UNAUTHENTICATED.
+`Context.loaders` batch reads by id (`loaders.py`). `Context.principal()` is who is
+calling, by the gateway's one `Authenticator` (None when authentication is off or the request
+carries no credentials); the backend calls are authenticated again by the gateway's policies,
+from the same `authorization` (verified tokens are remembered, so that costs a lookup).
 """
 
 from __future__ import annotations
@@ -18,20 +20,15 @@ from grpc import aio
 
 from hub.client import BackendClient
 from hub.events.bus import EventBus
-from hub.frontends.graphql.errors import rpc_failure
+from hub.frontends.graphql.errors import GraphQLFailure, rpc_failure
+from hub.policies.auth import Authenticator, Unauthenticated
+from hub.principal import Principal
 
 if TYPE_CHECKING:
     from hub.frontends.graphql.loaders import Loaders
 
 Request = TypeVar("Request", bound=Message)
 Response = TypeVar("Response", bound=Message)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller (set by authentication, once it exists)."""
-
-    user_id: str
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,24 @@ class Context:
     call: Calls
     loaders: Loaders
     bus: EventBus
-    principal: Principal | None = None
+    authenticator: Authenticator | None = None
+    authorization: str | None = None
+
+    @property
+    def authenticates(self) -> bool:
+        """Whether authentication is on."""
+        return self.authenticator is not None
+
+    async def principal(self) -> Principal | None:
+        """Who is calling; raises UNAUTHENTICATED for credentials that are not good."""
+        if self.authenticator is None:
+            return None
+        try:
+            return await self.authenticator.authenticate(self.authorization)
+        except Unauthenticated as refused:
+            raise GraphQLFailure(
+                refused.message, "UNAUTHENTICATED", reason=refused.reason
+            ) from None
 
     @property
     def client(self) -> BackendClient:

@@ -28,13 +28,14 @@ from hub.frontends.graphql.types import (
 @strawberry.type
 class Query:
     @strawberry.field(
-        description="The calling user. UNAUTHENTICATED until authentication is configured."
+        description="The calling user (UNAUTHENTICATED without credentials, or when "
+        "authentication is off)."
     )
     async def me(self, info: Info) -> User | None:
-        principal = info.context.principal
+        principal = await info.context.principal()
         if principal is None:
             raise GraphQLFailure("this request carries no authenticated user", "UNAUTHENTICATED")
-        return User.of(await info.context.loaders.users.load(principal.user_id))
+        return User.of(await info.context.loaders.users.load(principal.subject))
 
     @strawberry.field(description="One user by id (null and NOT_FOUND if there is none).")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:

@@ -19,6 +19,8 @@ from typing import TypedDict
 import strawberry
 
 from hub.contracts.events.v1 import events_pb2
+from hub.contracts.mindmap.v1.mindmap_pb2 import GetMindmapRequest, MindmapView
+from hub.contracts.user.v1.user_pb2 import GetUserRequest
 from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
 from hub.events.bus import Subscription as BusSubscription
 from hub.frontends.graphql.errors import GraphQLFailure, bad_input
@@ -238,11 +240,21 @@ class Subscription:
     async def user_events(
         self, info: Info, user_id: strawberry.ID, since: strawberry.ID | None = None
     ) -> AsyncGenerator[Event]:
-        return _events(info, EventFilter(owner_id=check_id("userId", user_id)), since)
+        owner_id = check_id("userId", user_id)
+        if info.context.authenticates:
+            # Who may follow a user is who may read them: the backend decides.
+            await info.context.call(info.context.client.users.GetUser, GetUserRequest(id=owner_id))
+        return _events(info, EventFilter(owner_id=owner_id), since)
 
     @strawberry.subscription(description="Events of one mindmap and its nodes.")
     async def mindmap_events(
         self, info: Info, mindmap_id: strawberry.ID, since: strawberry.ID | None = None
     ) -> AsyncGenerator[Event]:
-        subject = mindmap_subject(check_id("mindmapId", mindmap_id))
-        return _events(info, EventFilter(subject=subject), since)
+        checked = check_id("mindmapId", mindmap_id)
+        if info.context.authenticates:
+            # Who may follow a mindmap is who may read it: the backend decides.
+            await info.context.call(
+                info.context.client.mindmaps.GetMindmap,
+                GetMindmapRequest(id=checked, view=MindmapView.MINDMAP_VIEW_BASIC),
+            )
+        return _events(info, EventFilter(subject=mindmap_subject(checked)), since)

@@ -125,8 +125,9 @@ async def test_a_missing_object_is_null_with_not_found_and_the_rest_keeps_its_da
     ]
 
 
-async def test_me_is_unauthenticated_until_authentication_exists(gql: GraphQLHub) -> None:
-    """No request carries a principal yet: `me` is null with UNAUTHENTICATED."""
+async def test_me_is_unauthenticated_while_authentication_is_off(gql: GraphQLHub) -> None:
+    """Without authentication nobody is anyone: `me` is null with UNAUTHENTICATED
+    (with it: tests/policies/test_graphql_policies.py)."""
     answer = await gql.post("{ me { id } }")
 
     assert {"me": None} == answer["data"]
