@@ -4,7 +4,9 @@ Every scenario compares a subject with its baseline in the same run (bench/scena
 throughput scenarios (bench/throughput.py) alternate rounds of load on the two sides; the
 fan-out scenario (bench/fanout.py) compares WebSocket delivery latency and memory per idle
 connection with a bare `websockets` server; the GraphQL scenario (bench/graphql.py) measures
-nested queries, execution against plain graphql-core, and GraphQL against REST. The figures
+nested queries, execution against plain graphql-core, and GraphQL against REST; the policies
+scenario (bench/policies.py) cache hits against misses and the open breaker's refusals. The
+figures
 are printed and written to
 bench-results.json.
 """
@@ -20,10 +22,11 @@ from pathlib import Path
 
 from bench.fanout import FANOUT
 from bench.graphql import GRAPHQL
+from bench.policies import POLICIES
 from bench.scenario import Options, Outcome, Scenario
 from bench.throughput import REST_GET
 
-SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL)
+SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL, POLICIES)
 
 
 def machine() -> dict[str, object]:

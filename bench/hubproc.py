@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +87,16 @@ class HubProcess:
                 self.process.wait()
 
 
-def start_hub(workdir: Path | None = None) -> HubProcess:
-    """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy."""
+def start_hub(
+    workdir: Path | None = None, settings: Mapping[str, object] | None = None
+) -> HubProcess:
+    """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
+    `settings`: more top-level sections of its configuration (`api_gateway`, ...)."""
     base = Path(workdir or tempfile.mkdtemp(prefix="hub-bench-"))
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
+        **(settings or {}),
         "data_dir": str(data_dir),
         "grpc": {"listen": f"127.0.0.1:{grpc_port}"},
         "http": {"listen": f"127.0.0.1:{http_port}"},
