@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from hub.app import Hub, dial_target
 from hub.config import SERVICE_NAMES, ServiceName, Settings
@@ -77,6 +78,11 @@ class RunningHub:
         return f"http://{dial_target(self.hub.http_address)}"
 
     @property
+    def metrics_url(self) -> str:
+        """The URL of the Prometheus metrics page."""
+        return f"{self.http_url}{self.hub.settings.observability.metrics.path}"
+
+    @property
     def ws_url(self) -> str:
         """The URL of the WebSocket endpoint (event subscriptions)."""
         return f"ws://{dial_target(self.hub.http_address)}{WEBSOCKET_PATH}"
@@ -89,10 +95,15 @@ class RunningHub:
 
 @asynccontextmanager
 async def running_hub(
-    data_dir: Path, binding: Binding = "unix", **overrides: Any
+    data_dir: Path,
+    binding: Binding = "unix",
+    *,
+    span_exporter: SpanExporter | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[RunningHub]:
-    """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit."""
-    hub = Hub(harness_settings(data_dir, binding, **overrides))
+    """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit.
+    `span_exporter` (e.g. an `InMemorySpanExporter`) turns tracing on, exporting there."""
+    hub = Hub(harness_settings(data_dir, binding, **overrides), span_exporter=span_exporter)
     await hub.start()
     try:
         async with aio.insecure_channel(dial_target(hub.grpc_address)) as channel:

@@ -1,8 +1,9 @@
 """The domain event of a write, built by the backend and committed by the store with it.
 
-`Origin` is who made the write and under which trace, read from the request's gRPC
-metadata: `x-hub-principal` (set by the gateway after authentication; the gateway strips
-any `x-hub-*` a client sends) and `traceparent` (W3C trace context). `event` builds the
+`Origin` is who made the write and under which trace: `x-hub-principal` from the request's
+gRPC metadata (set by the gateway after authentication; the gateway strips any `x-hub-*` a
+client sends), and the W3C `traceparent` of the backend's own server span when tracing is
+on (so that a delivery can link to the write), else the one in the metadata. `event` builds the
 `hub.events.v1.Event`, deriving its type from the payload so the two cannot disagree.
 The store assigns the event id.
 """
@@ -28,6 +29,7 @@ from hub.contracts.events.v1.events_pb2 import (
     UserDeleted,
     UserUpdated,
 )
+from hub.observability.tracing import current_traceparent
 
 PRINCIPAL_KEY = "x-hub-principal"
 TRACEPARENT_KEY = "traceparent"
@@ -58,7 +60,7 @@ def origin_of(context: Context) -> Origin:
     """The origin of the call whose servicer context is `context`."""
     values = dict(context.invocation_metadata() or ())
     actor = values.get(PRINCIPAL_KEY, "")
-    traceparent = values.get(TRACEPARENT_KEY, "")
+    traceparent = current_traceparent() or values.get(TRACEPARENT_KEY, "")
     return Origin(
         actor=actor if isinstance(actor, str) else "",
         traceparent=traceparent if isinstance(traceparent, str) else "",

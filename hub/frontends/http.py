@@ -1,7 +1,9 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
-It serves the REST app and, for WebSocket upgrades at `/ws`, the WebSocket endpoint:
-`_Dispatch` looks at the scope's type and path only, so REST requests pay one comparison.
+It serves the REST app, a few fixed pages (`/metrics`) and, for WebSocket upgrades at
+`/ws`, the WebSocket endpoint: `_Dispatch` looks at the scope's type and path only, so REST
+requests pay a comparison and a dict lookup. The observability middleware, when given,
+wraps the whole dispatch.
 WebSockets run on uvicorn's `websockets-sansio` protocol (no task of its own per connection),
 without permessage-deflate (it costs about 3x the memory per idle connection), with ping
 frames as the keepalive and the message size limit of `http.websocket`.
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import math
 import socket
+from collections.abc import Callable, Mapping
 
 import grpc
 import uvicorn
@@ -34,6 +37,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from hub.config import WebSocket
 from hub.frontends.rest.responses import HttpProblem
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
+from hub.observability.asgi import ENDPOINT_KEY
 
 
 class HttpServer:
@@ -47,12 +51,17 @@ class HttpServer:
         *,
         bad_request: tuple[bytes, bytes],
         websocket: WebSocketEndpoint | None = None,
+        pages: Mapping[str, ASGIApp] | None = None,
+        middleware: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         """`bad_request`: (content type, body) of the 400 for a request that does not parse;
-        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404)."""
+        `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404);
+        `pages`: apps answering HTTP requests at exact paths, before `app` (`/metrics`);
+        `middleware`: wraps the whole dispatch (observability)."""
         settings = websocket.settings if websocket is not None else WebSocket()
+        dispatch: ASGIApp = _Dispatch(app, websocket, pages or {})
         self._config = uvicorn.Config(
-            _Dispatch(app, websocket),
+            dispatch if middleware is None else middleware(dispatch),
             http=_httptools_answering(*bad_request),
             ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
@@ -119,17 +128,28 @@ def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProt
 
 
 class _Dispatch:
-    """WebSocket upgrades at `/ws` to the WebSocket endpoint, everything else to `http`; an
-    upgrade elsewhere is refused with a 404 problem, like an unknown REST path."""
+    """WebSocket upgrades at `/ws` to the WebSocket endpoint, requests at one of `pages`'
+    paths to that page's app, everything else to `http`; an upgrade elsewhere is refused
+    with a 404 problem, like an unknown REST path. Each names the endpoint it picked in
+    `scope["hub.endpoint"]` (the REST app names its routes itself)."""
 
-    def __init__(self, http: ASGIApp, websocket: ASGIApp | None) -> None:
+    def __init__(
+        self, http: ASGIApp, websocket: ASGIApp | None, pages: Mapping[str, ASGIApp]
+    ) -> None:
         self._http = http
         self._websocket = websocket
+        self._pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
-            await self._http(scope, receive, send)
+            page = self._pages.get(scope["path"]) if self._pages else None
+            if page is None:
+                await self._http(scope, receive, send)
+            else:
+                scope[ENDPOINT_KEY] = scope["path"]
+                await page(scope, receive, send)
         elif self._websocket is not None and scope["path"] == WEBSOCKET_PATH:
+            scope[ENDPOINT_KEY] = WEBSOCKET_PATH
             await self._websocket(scope, receive, send)
         else:
             await _refuse(scope, send)

@@ -1,0 +1,84 @@
+"""`Observability`: everything observability of one hub, built from `observability` settings.
+
+The composition root builds one per hub (when `observability.enabled`) and asks it for the
+parts it wires in: a server interceptor per grpc server (`server_interceptor`), the client
+interceptor of `BackendClient` (`client_interceptor`), the middleware that wraps the HTTP
+dispatch (`wrap`), and the `/metrics` app (`metrics_app`). `start()` starts the business
+metrics consumer, `stop()` stops it and flushes the tracer provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
+
+from hub.config import Observability as ObservabilitySettings
+from hub.events.bus import BusStats, EventBus
+from hub.observability.asgi import ObservabilityMiddleware
+from hub.observability.business import BusinessMetrics
+from hub.observability.events import EventsCollector, RelayCounts, WebSocketCounts
+from hub.observability.grpc import ClientObservability, ServerObservability
+from hub.observability.metrics import GrpcServer, HubMetrics, metrics_app
+from hub.observability.system import NetworkCounter, register_system
+from hub.observability.tracing import Tracing
+
+
+class Observability:
+    """Registry, metrics, collectors, tracing and interceptors of one hub."""
+
+    def __init__(
+        self,
+        settings: ObservabilitySettings,
+        bus: EventBus,
+        relay: Callable[[], RelayCounts],
+        websockets: Mapping[str, Callable[[], WebSocketCounts]],
+        *,
+        span_exporter: SpanExporter | None = None,
+    ) -> None:
+        """`relay`, `websockets`: the stats methods of the relay and of each WebSocket
+        endpoint by path; `span_exporter`: a test's exporter, which turns tracing on."""
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.metrics = HubMetrics(self.registry)
+        self.network = NetworkCounter()
+        register_system(self.registry, self.network)
+        bus_stats: Callable[[], BusStats] = bus.stats
+        self.registry.register(EventsCollector(bus_stats, relay, websockets))
+        self.business = BusinessMetrics(self.registry, bus, settings.business)
+        traced = span_exporter is not None or settings.tracing.exporter != "none"
+        self.tracing = Tracing(settings.tracing, span_exporter) if traced else None
+        self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
+
+    @property
+    def metrics_path(self) -> str:
+        """Where the HTTP server serves the metrics."""
+        return self.settings.metrics.path
+
+    def metrics_app(self) -> ASGIApp:
+        """The `GET /metrics` app."""
+        return metrics_app(self.registry)
+
+    def server_interceptor(self, server: GrpcServer) -> ServerObservability:
+        """The interceptor of one grpc server (each server gets its own)."""
+        return ServerObservability(self.metrics.grpc_server, server, self.tracing)
+
+    def client_interceptor(self) -> ClientObservability:
+        """The interceptor of `BackendClient`."""
+        return self._client
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` inside the HTTP middleware."""
+        return ObservabilityMiddleware(app, self.metrics, self.network, self.tracing)
+
+    def start(self) -> None:
+        """Starts the business metrics consumer (once the bus is up)."""
+        self.business.start()
+
+    async def stop(self) -> None:
+        """Stops the consumer and flushes the spans not yet exported."""
+        await self.business.stop()
+        if self.tracing is not None:
+            self.tracing.shutdown()
