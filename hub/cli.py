@@ -4,7 +4,8 @@
 then drains within the configured grace period and exits 0. Exit codes: 2 for a
 configuration that cannot be used (the message names each bad key), 1 when the hub cannot
 start (e.g. its address is taken).
-Problems are reported as one clear message on stderr, without a traceback.
+Problems are reported as one clear message on stderr, without a traceback. Logs go to
+stderr as JSON lines (or for people, on a terminal): `observability.logging`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import uvloop
 from hub.app import Hub, ListenError
 from hub.codegen import PROTO_ROOT, generate
 from hub.config import ConfigError, load_settings
+from hub.observability.logging import configure_logging
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -64,9 +66,7 @@ def _serve(config: Path | None) -> int:
     except ConfigError as error:  # a bad key, or gateway routes that expose nothing
         print(f"hub: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(hub.settings.observability.logging)
     return uvloop.run(_run(hub))
 
 

@@ -42,6 +42,13 @@ _CODE_NAMES = {
 """grpc-ecosystem code label values: OK, NotFound, InvalidArgument, DeadlineExceeded, ..."""
 _CODE_NAMES[grpc.StatusCode.OK] = "OK"
 _OK = grpc.StatusCode.OK
+UNTRACED_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
 
 
 def code_name(code: grpc.StatusCode) -> str:
@@ -56,14 +63,17 @@ def _grpc_type(client_streaming: bool, server_streaming: bool) -> str:
 
 
 class _Method:
-    """What the wrapper of one method needs: its metrics, span name and attributes."""
+    """What the wrapper of one method needs: its metrics, span name and attributes, and
+    whether it is traced (health checks and reflection are not: they are background noise
+    that would start root traces of their own)."""
 
-    __slots__ = ("attributes", "metrics", "name")
+    __slots__ = ("attributes", "metrics", "name", "traced")
 
     def __init__(self, metrics: MethodMetrics, method: str) -> None:
         service, _, name = method.lstrip("/").partition("/")
         self.metrics = metrics
         self.name = method.lstrip("/")
+        self.traced = service not in UNTRACED_SERVICES
         self.attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
 
 
@@ -189,7 +199,7 @@ class ServerObservability(aio.ServerInterceptor):
                 tracestate = str(value)
             elif key == REQUEST_ID_KEY:
                 REQUEST_ID.set(str(value))
-        if self._tracing is None:
+        if self._tracing is None or not called.traced:
             return None
         return self._tracing.server_hop(called.name, traceparent, tracestate, called.attributes)
 
@@ -255,7 +265,7 @@ class ClientObservability(aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClient
         client span (None if none was started)."""
         span = None
         traceparent = ""
-        if self._tracing is not None:
+        if self._tracing is not None and called.traced:
             span, traceparent = self._tracing.client_span(called.name, called.attributes)
         request_id = REQUEST_ID.get()
         if not traceparent and not request_id:
