@@ -56,6 +56,7 @@ from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
 from hub.health import HealthServicer
+from hub.observability.logging import AccessLog
 from hub.observability.metrics import GrpcServer
 from hub.observability.stack import Observability
 from hub.storage.sqlite import SqliteStore
@@ -225,9 +226,17 @@ class _BackendServer:
 class Hub:
     """The whole hub in one process (`hub serve`): `await start()`, later `await stop()`."""
 
-    def __init__(self, settings: Settings, *, span_exporter: SpanExporter | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        span_exporter: SpanExporter | None = None,
+        access_log: AccessLog | None = None,
+    ) -> None:
         """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist.
-        `span_exporter`: where spans go instead of the configured exporter (tests)."""
+        `span_exporter`: where spans go instead of the configured exporter (tests);
+        `access_log`: where access lines go (`configure_logging`'s; default: records of
+        the logger `hub.access`)."""
         self.settings = settings
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
@@ -265,6 +274,7 @@ class Hub:
                 self.relay.stats,
                 {WEBSOCKET_PATH: self.websocket.stats},
                 span_exporter=span_exporter,
+                access_log=access_log,
             )
         self._store_open = False
 

@@ -62,11 +62,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(config: Path | None) -> int:
     try:
-        hub = Hub(load_settings(config, os.environ))
+        settings = load_settings(config, os.environ)
+        hub = Hub(settings, access_log=configure_logging(settings.observability.logging).access)
     except ConfigError as error:  # a bad key, or gateway routes that expose nothing
         print(f"hub: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    configure_logging(hub.settings.observability.logging)
     return uvloop.run(_run(hub))
 
 

@@ -28,6 +28,7 @@ from hub.config import SERVICE_NAMES, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH
+from hub.observability.logging import AccessLog
 
 if TYPE_CHECKING:
     from hub.contracts.mindmap.v1.mindmap_pb2_grpc import MindmapServiceAsyncStub
@@ -99,11 +100,17 @@ async def running_hub(
     binding: Binding = "unix",
     *,
     span_exporter: SpanExporter | None = None,
+    access_log: AccessLog | None = None,
     **overrides: Any,
 ) -> AsyncIterator[RunningHub]:
     """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit.
-    `span_exporter` (e.g. an `InMemorySpanExporter`) turns tracing on, exporting there."""
-    hub = Hub(harness_settings(data_dir, binding, **overrides), span_exporter=span_exporter)
+    `span_exporter` (e.g. an `InMemorySpanExporter`) turns tracing on, exporting there;
+    `access_log` is where access lines go (`configure_logging(...).access`)."""
+    hub = Hub(
+        harness_settings(data_dir, binding, **overrides),
+        span_exporter=span_exporter,
+        access_log=access_log,
+    )
     await hub.start()
     try:
         async with aio.insecure_channel(dial_target(hub.grpc_address)) as channel:

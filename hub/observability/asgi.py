@@ -25,14 +25,13 @@ WebSocket message payloads) are added to `NetworkCounter` (system.py).
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.observability.logging import REQUEST_ID, access_logger
+from hub.observability.logging import REQUEST_ID, AccessLog
 from hub.observability.metrics import UNMATCHED, HubMetrics
 from hub.observability.system import NetworkCounter
 from hub.observability.tracing import ServerHop, Tracing
@@ -59,13 +58,14 @@ class ObservabilityMiddleware:
         metrics: HubMetrics,
         network: NetworkCounter,
         tracing: Tracing | None,
+        access_log: AccessLog,
     ) -> None:
         self._app = app
         self._http = metrics.http
         self._connections = metrics.websocket_connections
         self._network = network
         self._tracing = tracing
-        self._log = access_logger()
+        self._log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -173,10 +173,10 @@ class ObservabilityMiddleware:
     def _access(
         self, method: str, scope: Scope, endpoint: str, status: int, seconds: float
     ) -> None:
-        if self._log.isEnabledFor(logging.INFO):
-            self._log.info(
+        if self._log.enabled:
+            self._log.write(
                 "http request",
-                extra={
+                {
                     "method": method,
                     "path": scope["path"],
                     "endpoint": endpoint,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
@@ -29,7 +28,7 @@ import grpc
 from grpc import aio
 from opentelemetry.trace import Span
 
-from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, access_logger
+from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, AccessLog
 from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
 from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
 
@@ -81,15 +80,22 @@ class ServerObservability(aio.ServerInterceptor):
     """Metrics, a server span and an access line for every RPC a server handles.
 
     `server`: the `grpc_server` label ("frontend" or "backend"); `tracing`: None when
-    tracing is off. Put it first in the server's interceptors so it sees every call.
+    tracing is off; `access_log`: where the access lines go. Put it first in the server's
+    interceptors so it sees every call.
     """
 
-    def __init__(self, metrics: GrpcMetrics, server: GrpcServer, tracing: Tracing | None) -> None:
+    def __init__(
+        self,
+        metrics: GrpcMetrics,
+        server: GrpcServer,
+        tracing: Tracing | None,
+        access_log: AccessLog,
+    ) -> None:
         self._metrics = metrics
         self._server = server
         self._tracing = tracing
         self._wrapped: dict[str, _Handler] = {}
-        self._log = access_logger()
+        self._log = access_log
 
     async def intercept_service(
         self,
@@ -207,10 +213,10 @@ class ServerObservability(aio.ServerInterceptor):
         seconds = time.perf_counter() - start
         name = _CODE_NAMES[code]
         called.metrics.finish(name, seconds)
-        if self._log.isEnabledFor(logging.INFO):
-            self._log.info(
+        if self._log.enabled:
+            self._log.write(
                 "rpc",
-                extra={
+                {
                     "grpc_server": self._server,
                     "grpc_method": called.name,
                     "grpc_code": name,

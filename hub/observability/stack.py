@@ -21,6 +21,7 @@ from hub.observability.asgi import ObservabilityMiddleware
 from hub.observability.business import BusinessMetrics
 from hub.observability.events import EventsCollector, RelayCounts, WebSocketCounts
 from hub.observability.grpc import ClientObservability, ServerObservability
+from hub.observability.logging import AccessLog
 from hub.observability.metrics import GrpcServer, HubMetrics, metrics_app
 from hub.observability.system import NetworkCounter, register_system
 from hub.observability.tracing import Tracing
@@ -37,10 +38,13 @@ class Observability:
         websockets: Mapping[str, Callable[[], WebSocketCounts]],
         *,
         span_exporter: SpanExporter | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         """`relay`, `websockets`: the stats methods of the relay and of each WebSocket
-        endpoint by path; `span_exporter`: a test's exporter, which turns tracing on."""
+        endpoint by path; `span_exporter`: a test's exporter, which turns tracing on;
+        `access_log`: from `configure_logging` (default: records of `hub.access`)."""
         self.settings = settings
+        self.access_log = AccessLog() if access_log is None else access_log
         self.registry = CollectorRegistry()
         self.metrics = HubMetrics(self.registry)
         self.network = NetworkCounter()
@@ -63,7 +67,7 @@ class Observability:
 
     def server_interceptor(self, server: GrpcServer) -> ServerObservability:
         """The interceptor of one grpc server (each server gets its own)."""
-        return ServerObservability(self.metrics.grpc_server, server, self.tracing)
+        return ServerObservability(self.metrics.grpc_server, server, self.tracing, self.access_log)
 
     def client_interceptor(self) -> ClientObservability:
         """The interceptor of `BackendClient`."""
@@ -71,7 +75,9 @@ class Observability:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """`app` inside the HTTP middleware."""
-        return ObservabilityMiddleware(app, self.metrics, self.network, self.tracing)
+        return ObservabilityMiddleware(
+            app, self.metrics, self.network, self.tracing, self.access_log
+        )
 
     def start(self) -> None:
         """Starts the business metrics consumer (once the bus is up)."""

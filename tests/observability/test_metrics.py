@@ -20,6 +20,7 @@ from hub.contracts.events.v1.events_pb2_grpc import EventServiceStub
 from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
 from hub.observability.asgi import ENDPOINT_KEY, ObservabilityMiddleware
+from hub.observability.logging import AccessLog
 from hub.observability.metrics import MAX_ENDPOINTS, HubMetrics
 from hub.observability.system import NetworkCounter
 from hub.testing import RunningHub, running_hub
@@ -194,7 +195,7 @@ async def test_ten_thousand_distinct_endpoints_do_not_make_ten_thousand_label_va
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    app = ObservabilityMiddleware(naive, metrics, NetworkCounter(), None)
+    app = ObservabilityMiddleware(naive, metrics, NetworkCounter(), None, AccessLog())
     rng = random.Random(10_000)
 
     async def receive() -> Message:

@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from hub.config import Logging
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
-from hub.observability.logging import configure_logging
+from hub.observability.logging import LoggingSetup, configure_logging
 from hub.testing import RunningHub, running_hub
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -41,12 +41,12 @@ async def traced(tmp_path: Path, exporter: InMemorySpanExporter) -> AsyncIterato
 
 
 @pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """The process's log records as JSON lines, captured for the test."""
+def logged() -> Iterator[tuple[io.StringIO, LoggingSetup]]:
+    """The process's log records as JSON lines, captured for the test, and the setup."""
     stream = io.StringIO()
     setup = configure_logging(Logging(format="json", level="INFO"), stream)
     try:
-        yield stream
+        yield stream, setup
     finally:
         setup.undo()
 
@@ -59,7 +59,7 @@ def _by_kind(spans: tuple[ReadableSpan, ...], kind: SpanKind, name: str) -> Read
 
 def _ids(span: ReadableSpan) -> tuple[str, str, str | None]:
     """(trace id, span id, parent span id) in hex."""
-    context = span.get_span_context()
+    context = span.context
     parent = None if span.parent is None else f"{span.parent.span_id:016x}"
     return f"{context.trace_id:032x}", f"{context.span_id:016x}", parent
 
@@ -152,15 +152,26 @@ async def test_a_grpc_call_through_the_front_end_is_one_trace(
     assert 1 == len({_ids(span)[0] for span in spans})
 
 
+@pytest.mark.parametrize("direct", [True, False], ids=["hub-serve", "records"])
 async def test_log_lines_are_json_with_the_trace_and_request_ids(
-    traced: RunningHub, exporter: InMemorySpanExporter, log_lines: io.StringIO
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,
+    logged: tuple[io.StringIO, LoggingSetup],
+    direct: bool,
 ) -> None:
     """The HTTP access line and the backend's RPC access line carry the trace id, their own
-    span ids and the request id the client sent; every line has the common fields."""
+    span ids and the request id the client sent; every line has the common fields. Access
+    lines written directly (as `hub serve` does) and as stdlib records look the same."""
+    log_lines, setup = logged
     traceparent = f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-01"
-    await _create_user_over_rest(traced, {"traceparent": traceparent, "x-request-id": "req-42"})
-    logging.getLogger("hub.test").warning("plain %s record", "stdlib")
-    await traced.hub.stop()
+    async with running_hub(
+        tmp_path,
+        span_exporter=exporter,
+        access_log=setup.access if direct else None,
+        observability={"tracing": {"sampling_ratio": 1.0}},
+    ) as traced:
+        await _create_user_over_rest(traced, {"traceparent": traceparent, "x-request-id": "req-42"})
+        logging.getLogger("hub.test").warning("plain %s record", "stdlib")
 
     lines: list[dict[str, Any]] = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     http = next(line for line in lines if line["event"] == "http request")
