@@ -129,9 +129,11 @@ class ObservabilityMiddleware:
             self._http.observe(method, endpoint, seconds)
             self._access(method, scope, endpoint, status, seconds)
             if hop is not None:
-                if hop.span is not None:
+                if hop.span is None:
+                    hop.finish()
+                else:
                     hop.span.update_name(f"{method} {endpoint}")
-                hop.finish({"http.route": endpoint, "http.response.status_code": status})
+                    hop.finish({"http.route": endpoint, "http.response.status_code": status})
 
     async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
