@@ -12,7 +12,8 @@ in-memory event bus (`hub.bus`) that the front ends' subscriptions read; the rel
 right after the store opens, priming the bus before anything serves.
 
 Observability (`observability.enabled`, hub/observability/): one interceptor on every grpc
-server (front end and backends, first in line), one on `BackendClient`, one middleware
+server (front end and backends, first in line), a wrapper of `BackendClient`'s channels, one
+middleware
 around the HTTP dispatch, `/metrics` beside REST, and the business-metrics consumer of the
 bus, started with the relay.
 
@@ -318,7 +319,7 @@ class Hub:
         self._client = BackendClient(
             self.backend_targets,
             max_message_bytes=max_bytes,
-            interceptors=[] if observability is None else [observability.client_interceptor()],
+            channel_wrapper=None if observability is None else observability.wrap_channel,
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(

@@ -4,13 +4,13 @@
 composition root chose (a unix socket or TCP address). Front ends use its typed stubs
 (`users`, `mindmaps`) or, for pure forwarding, `unary_bytes(method)`, a call that passes the
 serialized request and response through untouched. Cross-cutting behaviour (metrics, tracing,
-policies, deadlines) attaches here, as client interceptors passed in by the composition root,
-so that it applies whichever front end a request came through.
+policies, deadlines) attaches here, as client interceptors or a channel wrapper passed in by
+the composition root, so that it applies whichever front end a request came through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from google.protobuf.descriptor import ServiceDescriptor
@@ -53,8 +53,12 @@ class BackendClient:
         targets: Mapping[ServiceName, str],
         *,
         interceptors: Sequence[aio.ClientInterceptor] = (),
+        channel_wrapper: Callable[[aio.Channel], aio.Channel] | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
     ) -> None:
+        """`interceptors`: grpc.aio client interceptors of every channel;
+        `channel_wrapper`: wraps each channel (observability records every call there,
+        cheaper than an interceptor: hub/observability/grpc_client.py)."""
         options = (
             *_KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -66,6 +70,10 @@ class BackendClient:
             )
             for name in SERVICE_NAMES
         }
+        if channel_wrapper is not None:
+            self._channels = {
+                name: channel_wrapper(channel) for name, channel in self._channels.items()
+            }
         self._raw: dict[str, aio.UnaryUnaryMultiCallable[bytes, bytes]] = {
             method_path(descriptor, method.name): self._channels[name].unary_unary(
                 method_path(descriptor, method.name)

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
@@ -51,8 +51,12 @@ class BusinessMetrics(Collector):
         bus: EventBus,
         settings: Business,
         clock: Callable[[], float] = time.time,
+        observers: Sequence[Callable[[Event], None]] = (),
     ) -> None:
+        """`observers` also get every event (tracing's delivery spans), so that the bus is
+        followed once."""
         self._bus = bus
+        self._observers = observers
         self._clock = clock
         self._currency = settings.currency
         self._prices = settings.plan_prices.model_dump()
@@ -105,6 +109,8 @@ class BusinessMetrics(Collector):
             try:
                 async for event in subscription:
                     self.record(event)
+                    for observer in self._observers:
+                        observer(event)
                 return  # the bus closed
             except SlowConsumer:
                 _logger.warning("business metrics fell behind; resuming after %d", self._last_id)

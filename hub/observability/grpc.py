@@ -1,7 +1,8 @@
-"""The gRPC interceptors: one for every server the hub runs, one for `BackendClient`.
+"""The gRPC server interceptor, on every grpc server the hub runs (its client side, for
+`BackendClient`, is grpc_client.py).
 
-Each records the grpc-ecosystem metrics of its side (metrics.py), runs the hop's trace rules
-(tracing.py) and, on the server side, writes one access line per RPC (logging.py).
+It records the grpc-ecosystem server metrics (metrics.py), runs the hop's trace rules
+(tracing.py) and writes one access line per RPC (logging.py).
 
 `ServerObservability` wraps each method's handler once and keeps the wrapper by method
 name (a server's handlers do not change once it runs), so a call costs a dict lookup and
@@ -10,10 +11,6 @@ serialized bytes and its handlers stay that way. Streams count each message sent
 received (a server-streaming `WatchEvents` counts every event it sends). A call's code is
 the one its context was given (by `abort` or `set_code`), UNKNOWN for an exception the
 handler let escape, CANCELLED when the client went away.
-
-`ClientObservability` does the same for the calls the hub makes to its backends, and puts
-the trace context and the request id into each call's metadata, replacing any
-`traceparent` the caller forwarded.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ from typing import Any, TypeAlias
 
 import grpc
 from grpc import aio
-from opentelemetry.trace import Span
 
 from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, AccessLog
 from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
@@ -35,11 +31,11 @@ from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 _Metadata: TypeAlias = Sequence[tuple[str, str | bytes]]
 
-_CODE_NAMES = {
+CODE_NAMES = {
     code: "".join(part.title() for part in code.name.split("_")) for code in grpc.StatusCode
 }
 """grpc-ecosystem code label values: OK, NotFound, InvalidArgument, DeadlineExceeded, ..."""
-_CODE_NAMES[grpc.StatusCode.OK] = "OK"
+CODE_NAMES[grpc.StatusCode.OK] = "OK"
 _OK = grpc.StatusCode.OK
 UNTRACED_SERVICES = frozenset(
     {
@@ -52,7 +48,7 @@ UNTRACED_SERVICES = frozenset(
 
 def code_name(code: grpc.StatusCode) -> str:
     """The `grpc_code` label value of `code` (`NotFound`)."""
-    return _CODE_NAMES[code]
+    return CODE_NAMES[code]
 
 
 def _grpc_type(client_streaming: bool, server_streaming: bool) -> str:
@@ -61,7 +57,7 @@ def _grpc_type(client_streaming: bool, server_streaming: bool) -> str:
     return "server_stream" if server_streaming else "unary"
 
 
-class _Method:
+class Method:
     """What the wrapper of one method needs: its metrics, span name and attributes, and
     whether it is traced (health checks and reflection are not: they are background noise
     that would start root traces of their own)."""
@@ -115,7 +111,7 @@ class ServerObservability(aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: _Handler) -> _Handler:
         kind = _grpc_type(handler.request_streaming, handler.response_streaming)
-        called = _Method(self._metrics.method(kind, method, self._server), method)
+        called = Method(self._metrics.method(kind, method, self._server), method)
         behaviour: Any
         inner: Any
         if kind == "unary":
@@ -135,7 +131,7 @@ class ServerObservability(aio.ServerInterceptor):
         return handler._replace(stream_stream=behaviour)  # type: ignore[attr-defined,no-any-return]
 
     def _unary(
-        self, called: _Method, inner: Callable[..., Any], *, streamed_request: bool = False
+        self, called: Method, inner: Callable[..., Any], *, streamed_request: bool = False
     ) -> Callable[..., Awaitable[Any]]:
         metrics = called.metrics
 
@@ -163,7 +159,7 @@ class ServerObservability(aio.ServerInterceptor):
         return handle
 
     def _streaming(
-        self, called: _Method, inner: Callable[..., Any], *, streamed_request: bool
+        self, called: Method, inner: Callable[..., Any], *, streamed_request: bool
     ) -> Callable[..., Any]:
         metrics = called.metrics
         if not inspect.isasyncgenfunction(inner):
@@ -195,7 +191,7 @@ class ServerObservability(aio.ServerInterceptor):
 
         return handle
 
-    def _begin(self, called: _Method, context: aio.ServicerContext[Any, Any]) -> Any:
+    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Any:
         metadata = context.invocation_metadata() or ()
         traceparent = tracestate = None
         for key, value in metadata:
@@ -209,9 +205,9 @@ class ServerObservability(aio.ServerInterceptor):
             return None
         return self._tracing.server_hop(called.name, traceparent, tracestate, called.attributes)
 
-    def _end(self, called: _Method, hop: Any, code: grpc.StatusCode, start: float) -> None:
+    def _end(self, called: Method, hop: Any, code: grpc.StatusCode, start: float) -> None:
         seconds = time.perf_counter() - start
-        name = _CODE_NAMES[code]
+        name = CODE_NAMES[code]
         called.metrics.finish(name, seconds)
         if self._log.enabled:
             self._log.write(
@@ -245,121 +241,3 @@ async def _counting(requests: AsyncIterable[Any], metrics: MethodMetrics) -> Asy
     async for request in requests:
         metrics.received.inc()
         yield request
-
-
-class ClientObservability(aio.UnaryUnaryClientInterceptor, aio.UnaryStreamClientInterceptor):
-    """Metrics, a client span and the propagated trace context and request id for every
-    unary and server-streaming call made through the channels it is given to."""
-
-    def __init__(self, metrics: GrpcMetrics, tracing: Tracing | None) -> None:
-        self._metrics = metrics
-        self._tracing = tracing
-        self._methods: dict[tuple[str, str | bytes], _Method] = {}
-
-    def _method(self, kind: str, method: str | bytes) -> _Method:
-        known = self._methods.get((kind, method))
-        if known is None:
-            path = method.decode() if isinstance(method, bytes) else method
-            known = _Method(self._metrics.method(kind, path), path)
-            self._methods[(kind, method)] = known
-        return known
-
-    def _outgoing(
-        self, details: aio.ClientCallDetails, called: _Method
-    ) -> tuple[aio.ClientCallDetails, Span | None]:
-        """`details` with the trace context and request id in its metadata, and the
-        client span (None if none was started)."""
-        span = None
-        traceparent = ""
-        if self._tracing is not None and called.traced:
-            span, traceparent = self._tracing.client_span(called.name, called.attributes)
-        request_id = REQUEST_ID.get()
-        if not traceparent and not request_id:
-            return details, span
-        pairs = [
-            (key, value)
-            for key, value in (details.metadata or ())
-            if key != TRACEPARENT and not (request_id and key == REQUEST_ID_KEY)
-        ]
-        if traceparent:
-            pairs.append((TRACEPARENT, traceparent))
-        if request_id:
-            pairs.append((REQUEST_ID_KEY, request_id))
-        outgoing = aio.ClientCallDetails(
-            details.method,
-            details.timeout,
-            aio.Metadata(*pairs),
-            details.credentials,
-            details.wait_for_ready,
-        )
-        return outgoing, span
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[
-            [aio.ClientCallDetails, Any], Awaitable[aio.UnaryUnaryCall[Any, Any]]
-        ],
-        client_call_details: aio.ClientCallDetails,
-        request: Any,
-    ) -> aio.UnaryUnaryCall[Any, Any]:
-        called = self._method("unary", client_call_details.method)
-        metrics = called.metrics
-        start = time.perf_counter()
-        metrics.started.inc()
-        metrics.sent.inc()
-        details, span = self._outgoing(client_call_details, called)
-        code = _OK
-        try:
-            call = await continuation(details, request)
-            await call
-            metrics.received.inc()
-        except aio.AioRpcError as error:
-            code = error.code()
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        finally:
-            _finish(metrics, span, code, start)
-        return call  # a failed call raises its AioRpcError again when the caller awaits it
-
-    async def intercept_unary_stream(
-        self,
-        continuation: Callable[
-            [aio.ClientCallDetails, Any], Awaitable[aio.UnaryStreamCall[Any, Any]]
-        ],
-        client_call_details: aio.ClientCallDetails,
-        request: Any,
-    ) -> AsyncIterator[Any]:
-        called = self._method("server_stream", client_call_details.method)
-        details, span = self._outgoing(client_call_details, called)
-        call = await continuation(details, request)
-        return _received(call, called.metrics, span)
-
-
-async def _received(
-    call: aio.UnaryStreamCall[Any, Any], metrics: MethodMetrics, span: Span | None
-) -> AsyncIterator[Any]:
-    """The messages of a server-streaming `call`, counted as they arrive."""
-    start = time.perf_counter()
-    metrics.started.inc()
-    metrics.sent.inc()
-    code = _OK
-    try:
-        async for message in call:
-            metrics.received.inc()
-            yield message
-    except aio.AioRpcError as error:
-        code = error.code()
-        raise
-    except (asyncio.CancelledError, GeneratorExit):
-        code = grpc.StatusCode.CANCELLED
-        raise
-    finally:
-        _finish(metrics, span, code, start)
-
-
-def _finish(metrics: MethodMetrics, span: Span | None, code: grpc.StatusCode, start: float) -> None:
-    metrics.finish(_CODE_NAMES[code], time.perf_counter() - start)
-    if span is not None:
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
-        span.end()

@@ -1,8 +1,8 @@
 """`Observability`: everything observability of one hub, built from `observability` settings.
 
 The composition root builds one per hub (when `observability.enabled`) and asks it for the
-parts it wires in: a server interceptor per grpc server (`server_interceptor`), the client
-interceptor of `BackendClient` (`client_interceptor`), the middleware that wraps the HTTP
+parts it wires in: a server interceptor per grpc server (`server_interceptor`), the
+wrapper of `BackendClient`'s channels (`wrap_channel`), the middleware that wraps the HTTP
 dispatch (`wrap`), and the `/metrics` app (`metrics_app`). `start()` starts the business
 metrics consumer, `stop()` stops it and flushes the tracer provider.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from grpc import aio
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
@@ -20,7 +21,8 @@ from hub.events.bus import BusStats, EventBus
 from hub.observability.asgi import ObservabilityMiddleware
 from hub.observability.business import BusinessMetrics
 from hub.observability.events import EventsCollector, RelayCounts, WebSocketCounts
-from hub.observability.grpc import ClientObservability, ServerObservability
+from hub.observability.grpc import ServerObservability
+from hub.observability.grpc_client import ClientObservability
 from hub.observability.logging import AccessLog
 from hub.observability.metrics import GrpcServer, HubMetrics, metrics_app
 from hub.observability.system import NetworkCounter, register_system
@@ -51,9 +53,14 @@ class Observability:
         register_system(self.registry, self.network)
         bus_stats: Callable[[], BusStats] = bus.stats
         self.registry.register(EventsCollector(bus_stats, relay, websockets))
-        self.business = BusinessMetrics(self.registry, bus, settings.business)
         traced = span_exporter is not None or settings.tracing.exporter != "none"
         self.tracing = Tracing(settings.tracing, span_exporter) if traced else None
+        self.business = BusinessMetrics(
+            self.registry,
+            bus,
+            settings.business,
+            observers=() if self.tracing is None else (self.tracing.delivered,),
+        )
         self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
 
     @property
@@ -69,9 +76,9 @@ class Observability:
         """The interceptor of one grpc server (each server gets its own)."""
         return ServerObservability(self.metrics.grpc_server, server, self.tracing, self.access_log)
 
-    def client_interceptor(self) -> ClientObservability:
-        """The interceptor of `BackendClient`."""
-        return self._client
+    def wrap_channel(self, channel: aio.Channel) -> aio.Channel:
+        """A channel of `BackendClient`, with its calls observed."""
+        return self._client.wrap(channel)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """`app` inside the HTTP middleware."""

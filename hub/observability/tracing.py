@@ -16,6 +16,10 @@ One span per hop, and no span work that can be skipped:
   as health watches) it adds nothing. It always replaces any `traceparent` the caller put
   in the metadata, so the backend sees the hub's own span as its parent.
 Propagation is W3C trace context (`traceparent_of` writes the header).
+
+Events: each event carries the `traceparent` of the write that caused it; `delivered` makes
+one span per published event (not per subscriber: at 10,000 subscribers that would cost
+more than the delivery), when that write was sampled.
 """
 
 from __future__ import annotations
@@ -36,11 +40,12 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Span, SpanContext, SpanKind
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from hub.config import Tracing as TracingSettings
+from hub.contracts.events.v1.events_pb2 import Event
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -140,6 +145,30 @@ class Tracing:
             return None, traceparent_of(span_context)
         span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         return span, traceparent_of(span.get_span_context())
+
+    def delivered(self, event: Event) -> None:
+        """One span for a published event whose write was sampled: "deliver <type>", a
+        consumer span that is a child of (and links to) the write's span, which the event's
+        `traceparent` names. Unsampled writes cost a string comparison."""
+        traceparent = event.traceparent
+        if not traceparent.endswith("-01"):
+            return
+        parent = self._propagator.extract({TRACEPARENT: traceparent})
+        write = trace.get_current_span(parent).get_span_context()
+        if not write.is_valid:
+            return
+        self.tracer.start_span(
+            f"deliver {event.type}",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            links=[Link(write)],
+            attributes={
+                "messaging.system": "hub",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": event.subject,
+                "messaging.message.id": str(event.id),
+            },
+        ).end()
 
     def shutdown(self) -> None:
         """Exports what is buffered and stops the exporter."""

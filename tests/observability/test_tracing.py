@@ -3,6 +3,7 @@ carry their ids."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -64,6 +65,13 @@ def _ids(span: ReadableSpan) -> tuple[str, str, str | None]:
     return f"{context.trace_id:032x}", f"{context.span_id:016x}", parent
 
 
+async def _until_exported(exporter: InMemorySpanExporter, name: str) -> None:
+    """Returns once a span called `name` has ended (spans are exported as they end)."""
+    async with asyncio.timeout(10):
+        while all(span.name != name for span in exporter.get_finished_spans()):  # noqa: ASYNC110 - no event to wait on
+            await asyncio.sleep(0.005)
+
+
 async def _create_user_over_rest(running: RunningHub, headers: dict[str, str]) -> str:
     async with httpx.AsyncClient(base_url=running.http_url) as client:
         response = await client.post(
@@ -81,10 +89,12 @@ async def test_one_request_is_one_trace_from_http_through_the_client_to_the_back
 ) -> None:
     """POST /api/v1/users with a sampled `traceparent`: the HTTP server span is its child,
     the client span the server span's, the backend's server span the client span's, all in
-    the client's trace; the event of the write carries the backend span as its parent."""
+    the client's trace; the event of the write carries the backend span as its parent, and
+    its delivery span is that span's child and links to it."""
     traceparent = f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-01"
     user_id = await _create_user_over_rest(traced, {"traceparent": traceparent})
     event = (await traced.hub.store.read_outbox(0, 10))[-1]
+    await _until_exported(exporter, "deliver user.created")
     await traced.hub.stop()  # flushes every span
 
     spans = exporter.get_finished_spans()
@@ -111,6 +121,9 @@ async def test_one_request_is_one_trace_from_http_through_the_client_to_the_back
         "rpc.grpc.status_code": 0,
     } == dict(backend.attributes or {})
     assert "hub" == http.resource.attributes["service.name"]
+    delivered = _by_kind(spans, SpanKind.CONSUMER, "deliver user.created")
+    assert (TRACE_ID, backend_ids[1]) == (_ids(delivered)[0], _ids(delivered)[2])
+    assert [backend_ids[1]] == [f"{link.context.span_id:016x}" for link in delivered.links]
 
 
 async def test_an_unsampled_parent_records_no_span_anywhere(
