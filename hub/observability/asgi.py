@@ -25,8 +25,8 @@ WebSocket message payloads) are added to `NetworkCounter` (system.py).
 
 from __future__ import annotations
 
-import secrets
 import time
+from random import getrandbits
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,7 +46,7 @@ def _request_id(header: bytes | None) -> str:
         text = header.decode("latin-1")
         if text.isascii() and text.isprintable():
             return text
-    return secrets.token_hex(8)
+    return f"{getrandbits(64):016x}"  # an id, not a secret: no system call per request
 
 
 class ObservabilityMiddleware:

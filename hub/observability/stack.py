@@ -91,7 +91,9 @@ class Observability:
         self.business.start()
 
     async def stop(self) -> None:
-        """Stops the consumer and flushes the spans not yet exported."""
+        """Stops the consumer, writes the access lines still buffered, and flushes the
+        spans not yet exported."""
         await self.business.stop()
+        self.access_log.flush()
         if self.tracing is not None:
             self.tracing.shutdown()

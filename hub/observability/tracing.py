@@ -40,7 +40,15 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind
+from opentelemetry.trace import (
+    INVALID_SPAN_CONTEXT,
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
@@ -49,6 +57,7 @@ from hub.contracts.events.v1.events_pb2 import Event
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+_TRACEPARENT_LENGTH = 55  # "00-" + 32 + "-" + 16 + "-" + 2
 
 _Attributes = Mapping[str, AttributeValue]
 
@@ -120,12 +129,8 @@ class Tracing:
         """Starts a server hop under the remote context the headers carry (see module)."""
         parent: Context | None = None
         if traceparent is not None:
-            carrier = {TRACEPARENT: traceparent}
-            if tracestate is not None:
-                carrier[TRACESTATE] = tracestate
-            parent = self._propagator.extract(carrier)
-            remote = trace.get_current_span(parent)
-            remote_context = remote.get_span_context()
+            parent = self._remote(traceparent, tracestate)
+            remote_context = trace.get_current_span(parent).get_span_context()
             if remote_context.is_valid and not remote_context.trace_flags.sampled:
                 return ServerHop(None, otel_context.attach(parent))
         span = self.tracer.start_span(
@@ -133,6 +138,28 @@ class Tracing:
         )
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         return ServerHop(span if span.is_recording() else None, token)
+
+    def _remote(self, traceparent: str, tracestate: str | None) -> Context:
+        """The remote context the headers name. The common case (version 00, no
+        tracestate: what the hub's own client sends) is read without the propagator's
+        regular expression; anything else goes through it."""
+        if tracestate is None and len(traceparent) == _TRACEPARENT_LENGTH:
+            version, trace_id, span_id, flags = traceparent.split("-")
+            try:
+                remote = SpanContext(
+                    int(trace_id, 16),
+                    int(span_id, 16),
+                    is_remote=True,
+                    trace_flags=TraceFlags(int(flags, 16)),
+                )
+            except ValueError:
+                remote = INVALID_SPAN_CONTEXT
+            if version == "00" and remote.is_valid:
+                return trace.set_span_in_context(NonRecordingSpan(remote))
+        carrier = {TRACEPARENT: traceparent}
+        if tracestate is not None:
+            carrier[TRACESTATE] = tracestate
+        return self._propagator.extract(carrier)
 
     def client_span(self, name: str, attributes: _Attributes) -> tuple[Span | None, str]:
         """A client span under the current span, when that one records, and the

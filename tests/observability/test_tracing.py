@@ -18,8 +18,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from hub.config import Logging
+from hub.config import Tracing as TracingSettings
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
 from hub.observability.logging import LoggingSetup, configure_logging
+from hub.observability.tracing import Tracing
 from hub.testing import RunningHub, running_hub
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -227,3 +229,35 @@ async def test_log_lines_are_json_with_the_trace_and_request_ids(
     plain = next(line for line in lines if line["logger"] == "hub.test")
     assert ("warning", "plain stdlib record") == (plain["level"], plain["event"])
     assert all(line["timestamp"].endswith("Z") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "00-zzf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  # not hex
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  # all-zero trace id
+        "garbage",
+    ],
+)
+def test_a_bad_traceparent_starts_a_new_trace(
+    exporter: InMemorySpanExporter, traceparent: str
+) -> None:
+    """A `traceparent` that does not parse is ignored (W3C): the hop starts a root span."""
+    tracing = Tracing(TracingSettings(sampling_ratio=1.0), exporter)
+    hop = tracing.server_hop("GET", traceparent, None, {})
+    hop.finish()
+    (span,) = exporter.get_finished_spans()
+    assert (None, True) == (span.parent, _ids(span)[0] != TRACE_ID)
+
+
+def test_a_tracestate_is_kept_with_its_traceparent(exporter: InMemorySpanExporter) -> None:
+    """With a `tracestate`, the propagator reads both: the span's parent carries it."""
+    tracing = Tracing(TracingSettings(sampling_ratio=0.0), exporter)
+    hop = tracing.server_hop("GET", f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-01", "vendor=abc", {})
+    hop.finish()
+    (span,) = exporter.get_finished_spans()
+    assert span.parent is not None
+    assert (CLIENT_SPAN_ID, "abc") == (
+        f"{span.parent.span_id:016x}",
+        span.parent.trace_state.get("vendor"),
+    )
