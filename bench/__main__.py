@@ -3,9 +3,10 @@
 Every scenario compares a subject with its baseline in the same run (bench/scenario.py):
 throughput scenarios (bench/throughput.py) alternate rounds of load on the two sides; the
 fan-out scenario (bench/fanout.py) compares WebSocket delivery latency and memory per idle
-connection with a bare `websockets` server; the observability scenario (bench/observability.py)
-compares REST throughput with the observability stack on and off. The figures are printed
-and written to bench-results.json.
+connection with a bare `websockets` server; the GraphQL scenario (bench/graphql.py) measures
+nested queries, execution against plain graphql-core, and GraphQL against REST; the
+observability scenario (bench/observability.py) compares REST throughput with the
+observability stack on and off. The figures are printed and written to bench-results.json.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import sys
 from pathlib import Path
 
 from bench.fanout import FANOUT
+from bench.graphql import GRAPHQL
 from bench.observability import OBSERVABILITY
 from bench.scenario import Options, Outcome, Scenario
 from bench.throughput import REST_GET
 
-SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, OBSERVABILITY)
+SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL, OBSERVABILITY)
 
 
 def machine() -> dict[str, object]:

@@ -4,8 +4,8 @@ It is the one module that knows every part: the SQLite store, the backend server
 grpc.aio servers, each with its own health service, listening on a unix socket or TCP as
 configured), the `BackendClient` pointing at them, the public gRPC front end, and the HTTP
 server (uvicorn, in the same event loop) with the REST front end, which exposes the routes
-that `api_gateway.routes` lets out, and the WebSocket endpoint `/ws`. They start in that
-order.
+that `api_gateway.routes` lets out, the GraphQL front end (`graphql.path`) and the WebSocket
+endpoint `/ws`. They start in that order.
 
 Events: every committed write nudges the relay, which moves the store's outbox events to the
 in-memory event bus (`hub.bus`) that the front ends' subscriptions read; the relay starts
@@ -30,7 +30,7 @@ import asyncio
 import socket
 import stat
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, assert_never
@@ -49,6 +49,8 @@ from hub.contracts.user.v1 import user_pb2_grpc
 from hub.events.bus import EventBus
 from hub.events.memory import MemoryEventBus
 from hub.events.relay import Relay
+from hub.frontends.graphql.app import GraphQLApp
+from hub.frontends.graphql.schema import build_schema
 from hub.frontends.grpc import GrpcFrontend
 from hub.frontends.http import HttpServer
 from hub.frontends.rest.app import create_rest_app
@@ -231,14 +233,17 @@ class Hub:
         self,
         settings: Settings,
         *,
+        client_interceptors: Sequence[aio.ClientInterceptor] = (),
         span_exporter: SpanExporter | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
         """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist.
+        `client_interceptors` wrap every front end's backend calls (tests count them);
         `span_exporter`: where spans go instead of the configured exporter (tests);
         `access_log`: where access lines go (`configure_logging`'s; default: records of
         the logger `hub.access`)."""
         self.settings = settings
+        self._client_interceptors = tuple(client_interceptors)
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
@@ -318,8 +323,9 @@ class Hub:
         observability = self.observability
         self._client = BackendClient(
             self.backend_targets,
-            max_message_bytes=max_bytes,
+            interceptors=self._client_interceptors,
             channel_wrapper=None if observability is None else observability.wrap_channel,
+            max_message_bytes=max_bytes,
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
         self._front_server = aio.server(
@@ -331,6 +337,15 @@ class Hub:
         await self._frontend.start()
 
         rest = create_rest_app(self._client, self.rest_routes, settings=self.settings.http)
+        graphql = GraphQLApp(
+            build_schema(
+                self.settings.graphql, introspection=self.settings.graphql_introspection()
+            ),
+            client=self._client,
+            bus=self.bus,
+            settings=self.settings.graphql,
+            http=self.settings.http,
+        )
         malformed = malformed_request()
         listening, self.http_address = listen_socket(self.settings.http.listen)
         try:
@@ -339,6 +354,7 @@ class Hub:
                 listening,
                 bad_request=(PROBLEM_JSON.encode(), malformed.body),
                 websocket=self.websocket,
+                graphql=(self.settings.graphql.path, graphql),
                 **self._http_observability(),
             )
             await self._http_server.start()

@@ -112,9 +112,15 @@ def _gen() -> int:
         print(f"hub gen: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"generated {target}")
-    # The OpenAPI and AsyncAPI documents read the protos through the generated modules, which
-    # this process imported before they were regenerated: export them from fresh interpreters.
-    for exporter in ("hub.frontends.rest.export", "hub.frontends.websocket.asyncapi"):
+    # The OpenAPI, AsyncAPI and GraphQL documents read the protos through the generated
+    # modules, which this process imported before they were regenerated: export them from
+    # fresh interpreters.
+    exporters = (
+        "hub.frontends.rest.export",
+        "hub.frontends.websocket.asyncapi",
+        "hub.frontends.graphql.export",
+    )
+    for exporter in exporters:
         exported = subprocess.run(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", exporter, str(root)], check=False
         )

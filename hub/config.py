@@ -131,6 +131,30 @@ class Http(_Section):
     websocket: WebSocket = Field(default_factory=WebSocket)
 
 
+class GraphQL(_Section):
+    """The GraphQL front end at `path` of the HTTP server (docs/graphql.md). Every limit is
+    checked on the document before any resolver runs; docs/graphql.md says why each default
+    is what it is."""
+
+    path: Annotated[str, AfterValidator(_route_path)] = "/graphql"
+    graphiql: bool = True
+    """Serve the GraphiQL page to browsers at `path`."""
+    introspection: bool | None = None
+    """Answer introspection queries; None: yes, except in the `production` profile."""
+    max_depth: Annotated[int, Field(gt=0)] = 10
+    """Deepest field nesting of an operation (fragments expanded)."""
+    max_aliases: Annotated[int, Field(ge=0)] = 15
+    """Aliased fields in a document."""
+    max_tokens: Annotated[int, Field(gt=0)] = 1000
+    """Lexical tokens in a document; the parser stops at the first one over."""
+    max_query_length: Annotated[int, Field(gt=0)] = 16 * 1024
+    """Characters in the document (a long string literal is one token)."""
+    max_cost: Annotated[int, Field(gt=0)] = 50_000
+    """Estimated cost of an operation: fields weighted by the page sizes above them."""
+    max_batch: Annotated[int, Field(gt=0)] = 10
+    """Operations in one batched HTTP request (a JSON array body)."""
+
+
 class Service(_Section):
     """Where one backend service listens in the roles that host it. `None`: a unix socket
     `<data_dir>/run/<service>.sock`."""
@@ -251,7 +275,13 @@ class Settings(_Section):
     shutdown: Shutdown = Field(default_factory=Shutdown)
     events: Events = Field(default_factory=Events)
     observability: Observability = Field(default_factory=Observability)
+    graphql: GraphQL = Field(default_factory=GraphQL)
     api_gateway: ApiGateway = Field(default_factory=ApiGateway)
+
+    def graphql_introspection(self) -> bool:
+        """Whether GraphQL answers introspection: as configured, else off in production."""
+        configured = self.graphql.introspection
+        return configured if configured is not None else self.profile != "production"
 
     def sqlite_path(self) -> Path:
         """The SQLite file: the configured one, else `<data_dir>/hub.sqlite3`."""

@@ -13,7 +13,7 @@ waits until the front end reports every service SERVING before handing over.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,9 +89,52 @@ class RunningHub:
         return f"ws://{dial_target(self.hub.http_address)}{WEBSOCKET_PATH}"
 
     @property
+    def graphql_url(self) -> str:
+        """The URL of the GraphQL front end (HTTP; WebSocket with the ws scheme)."""
+        path = self.hub.settings.graphql.path
+        return f"http://{dial_target(self.hub.http_address)}{path}"
+
+    async def published_event_id(self) -> int:
+        """The id of the last committed event, once the relay has put it on the bus (it
+        publishes after the write returns): a subscription `since` it gets only the events
+        of later writes."""
+        bus = self.hub.bus
+        committed = await self.hub.store.read_outbox(bus.last_id, 10_000)
+        last = committed[-1].id if committed else bus.last_id
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            while bus.last_id < last:  # noqa: ASYNC110 - the bus offers no event to wait on
+                await asyncio.sleep(0.005)
+        return last
+
+    @property
     def backend_targets(self) -> Mapping[ServiceName, str]:
         """Where each backend is dialled directly, bypassing the front end."""
         return self.hub.backend_targets
+
+
+class CallCounter(aio.UnaryUnaryClientInterceptor):
+    """Records the method and metadata of each unary call of the client it is passed to
+    (`running_hub(client_interceptors=[counter])`: every backend call of the front ends)."""
+
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+        self.metadata: list[dict[str, str]] = []
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[Any, Any], Awaitable[Any]],
+        client_call_details: aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        method: object = client_call_details.method  # bytes at run time, str in the stubs
+        self.methods.append(method.decode() if isinstance(method, bytes) else str(method))
+        metadata = client_call_details.metadata or ()
+        self.metadata.append({str(key): str(value) for key, value in metadata})
+        return await continuation(client_call_details, request)
+
+    def short(self) -> list[str]:
+        """The calls so far as method names (`BatchGetUsers`), in order."""
+        return [method.rsplit("/", 1)[-1] for method in self.methods]
 
 
 @asynccontextmanager
@@ -99,15 +142,18 @@ async def running_hub(
     data_dir: Path,
     binding: Binding = "unix",
     *,
+    client_interceptors: Sequence[aio.ClientInterceptor] = (),
     span_exporter: SpanExporter | None = None,
     access_log: AccessLog | None = None,
     **overrides: Any,
 ) -> AsyncIterator[RunningHub]:
     """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit.
+    `client_interceptors` see every backend call the front ends make (to count them);
     `span_exporter` (e.g. an `InMemorySpanExporter`) turns tracing on, exporting there;
     `access_log` is where access lines go (`configure_logging(...).access`)."""
     hub = Hub(
         harness_settings(data_dir, binding, **overrides),
+        client_interceptors=client_interceptors,
         span_exporter=span_exporter,
         access_log=access_log,
     )

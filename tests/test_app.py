@@ -157,6 +157,7 @@ def test_default_gateway_exposes_every_route_but_patch() -> None:
         ("GET", "GetMindmap"),
         ("GET", "BatchGetMindmaps"),
         ("GET", "ListMindmaps"),
+        ("GET", "BatchListMindmaps"),
         ("PUT", "UpdateMindmap"),
         ("DELETE", "DeleteMindmap"),
         ("POST", "AddNode"),

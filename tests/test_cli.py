@@ -112,8 +112,8 @@ def test_gen_in_a_checkout_writes_the_contracts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """`hub gen` compiles the checkout's protos into its hub/contracts, then writes the
-    OpenAPI and AsyncAPI documents made from them (in fresh interpreters: their output is on
-    the fd)."""
+    OpenAPI, AsyncAPI and GraphQL documents made from them (in fresh interpreters: their
+    output is on the fd)."""
     _copy_protos(tmp_path)
     monkeypatch.chdir(tmp_path)
 
@@ -121,8 +121,10 @@ def test_gen_in_a_checkout_writes_the_contracts(
     contracts = tmp_path / "hub" / "contracts"
     document = tmp_path / "openapi" / "hub.openapi.json"
     events = tmp_path / "asyncapi" / "hub.yaml"
-    expected = f"generated {contracts}\ngenerated {document}\ngenerated {events}\n"
+    sdl = tmp_path / "graphql" / "schema.graphql"
+    expected = f"generated {contracts}\ngenerated {document}\ngenerated {events}\ngenerated {sdl}\n"
     assert expected == capfd.readouterr().out
+    assert sdl.is_file()
     assert (contracts / "user" / "v1" / "user_pb2_grpc.py").is_file()
     assert document.is_file()
     assert events.is_file()

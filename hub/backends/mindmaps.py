@@ -43,6 +43,8 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
     AddNodeResponse,
     BatchGetMindmapsRequest,
     BatchGetMindmapsResponse,
+    BatchListMindmapsRequest,
+    BatchListMindmapsResponse,
     CreateMindmapRequest,
     CreateMindmapResponse,
     DeleteMindmapRequest,
@@ -152,6 +154,23 @@ class MindmapService(mindmap_pb2_grpc.MindmapServiceServicer):
         )
         mindmaps, next_token = pagination.page(rows, size, list_key)
         return ListMindmapsResponse(mindmaps=mindmaps, next_page_token=next_token)
+
+    @override
+    @rpc
+    async def BatchListMindmaps(
+        self, request: BatchListMindmapsRequest, context: Context
+    ) -> BatchListMindmapsResponse:
+        validation.check(request, required=("owner_ids",))
+        size = pagination.page_size(request.page_size)
+        full = validation.view(request.view, default=MindmapView.MINDMAP_VIEW_BASIC)
+        pages: dict[str, ListMindmapsResponse] = {}
+        for owner_id in dict.fromkeys(request.owner_ids):
+            rows = await self._store.list_mindmaps(owner_id, 0, size + 1, with_nodes=full)
+            mindmaps, next_token = pagination.page(
+                rows, size, pagination.fingerprint("mindmaps", owner_id)
+            )
+            pages[owner_id] = ListMindmapsResponse(mindmaps=mindmaps, next_page_token=next_token)
+        return BatchListMindmapsResponse(pages=[pages[owner] for owner in request.owner_ids])
 
     @override
     @rpc

@@ -1,9 +1,9 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
-It serves the REST app, a few fixed pages (`/metrics`) and, for WebSocket upgrades at
-`/ws`, the WebSocket endpoint: `_Dispatch` looks at the scope's type and path only, so REST
-requests pay a comparison and a dict lookup. The observability middleware, when given,
-wraps the whole dispatch.
+It serves the REST app, the GraphQL app at its path (HTTP and WebSocket), a few fixed pages
+(`/metrics`) and, for WebSocket upgrades at `/ws`, the WebSocket endpoint: `_Dispatch` looks
+at the scope's type and path only, so REST requests pay two comparisons and a dict lookup.
+The observability middleware, when given, wraps the whole dispatch.
 WebSockets run on uvicorn's `websockets-sansio` protocol (no task of its own per connection),
 without permessage-deflate (it costs about 3x the memory per idle connection), with ping
 frames as the keepalive and the message size limit of `http.websocket`.
@@ -51,15 +51,17 @@ class HttpServer:
         *,
         bad_request: tuple[bytes, bytes],
         websocket: WebSocketEndpoint | None = None,
+        graphql: tuple[str, ASGIApp] | None = None,
         pages: Mapping[str, ASGIApp] | None = None,
         middleware: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         """`bad_request`: (content type, body) of the 400 for a request that does not parse;
         `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404);
+        `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path;
         `pages`: apps answering HTTP requests at exact paths, before `app` (`/metrics`);
         `middleware`: wraps the whole dispatch (observability)."""
         settings = websocket.settings if websocket is not None else WebSocket()
-        dispatch: ASGIApp = _Dispatch(app, websocket, pages or {})
+        dispatch: ASGIApp = _Dispatch(app, websocket, graphql, pages or {})
         self._config = uvicorn.Config(
             dispatch if middleware is None else middleware(dispatch),
             http=_httptools_answering(*bad_request),
@@ -128,20 +130,30 @@ def _httptools_answering(content_type: bytes, body: bytes) -> type[HttpToolsProt
 
 
 class _Dispatch:
-    """WebSocket upgrades at `/ws` to the WebSocket endpoint, requests at one of `pages`'
-    paths to that page's app, everything else to `http`; an upgrade elsewhere is refused
-    with a 404 problem, like an unknown REST path. Each names the endpoint it picked in
-    `scope["hub.endpoint"]` (the REST app names its routes itself)."""
+    """Requests to the GraphQL path to the GraphQL app, WebSocket upgrades at `/ws` to the
+    WebSocket endpoint, requests at one of `pages`' paths to that page's app, everything
+    else to `http`; an upgrade elsewhere is refused with a 404 problem, like an unknown REST
+    path. `/ws` and the pages name themselves in `scope["hub.endpoint"]` (REST and GraphQL
+    name their own endpoints)."""
 
     def __init__(
-        self, http: ASGIApp, websocket: ASGIApp | None, pages: Mapping[str, ASGIApp]
+        self,
+        http: ASGIApp,
+        websocket: ASGIApp | None,
+        graphql: tuple[str, ASGIApp] | None,
+        pages: Mapping[str, ASGIApp],
     ) -> None:
         self._http = http
         self._websocket = websocket
+        self._graphql_path = graphql[0] if graphql is not None else ""
+        self._graphql = graphql[1] if graphql is not None else None
         self._pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
+        if self._graphql is not None and scope["path"] == self._graphql_path:
+            scope[ENDPOINT_KEY] = self._graphql_path  # the app names the operation, if any
+            await self._graphql(scope, receive, send)
+        elif scope["type"] != "websocket":
             page = self._pages.get(scope["path"]) if self._pages else None
             if page is None:
                 await self._http(scope, receive, send)

@@ -44,7 +44,7 @@ DOMAIN_CODES = {
     grpc.StatusCode.ABORTED,
     grpc.StatusCode.FAILED_PRECONDITION,
 }
-READS = {"Get", "BatchGet", "List"}
+READS = {"Get", "BatchGet", "List", "BatchList"}
 HOSTILE_INTS = [-1, 1001, 2**31 - 1, -(2**31), 4, 7]
 TEXT_FIELDS = {"display_name", "title", "text", "description"}
 MASK_PATHS = ["email", "display_name", "plan", "title", "description", "text", "*"]

@@ -12,6 +12,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from hub.contracts.mindmap.v1.mindmap_pb2 import (
     AddNodeRequest,
     BatchGetMindmapsRequest,
+    BatchListMindmapsRequest,
     CreateMindmapRequest,
     DeleteMindmapRequest,
     DeleteNodeRequest,
@@ -133,6 +134,39 @@ async def test_list_is_basic_by_default_filters_by_owner_and_pages(
 
     everyone = await mindmaps.ListMindmaps(ListMindmapsRequest(view=FULL))
     assert [*mine, theirs] == list(everyone.mindmaps)
+
+
+async def test_batch_list_gives_each_owner_its_first_page_in_request_order(
+    users: UserServiceAsyncStub, mindmaps: MindmapServiceAsyncStub, owner: User
+) -> None:
+    """One page per requested owner (repeats and owners without mindmaps included), whose
+    token continues that owner's list with ListMindmaps."""
+    other = (
+        await users.CreateUser(
+            CreateUserRequest(user=User(email="other@example.com", display_name="Other"))
+        )
+    ).user
+    mine = [await create(mindmaps, owner, f"mine {i}") for i in range(3)]
+    theirs = await create(mindmaps, other, "theirs")
+
+    batch = await mindmaps.BatchListMindmaps(
+        BatchListMindmapsRequest(owner_ids=[other.id, owner.id, "nobody", other.id], page_size=2)
+    )
+
+    assert [[theirs.id], [m.id for m in mine[:2]], [], [theirs.id]] == [
+        [m.id for m in page.mindmaps] for page in batch.pages
+    ]
+    assert [0, 0] == [len(m.nodes) for m in batch.pages[1].mindmaps]
+    rest = await mindmaps.ListMindmaps(
+        ListMindmapsRequest(
+            owner_id=owner.id, page_size=2, page_token=batch.pages[1].next_page_token
+        )
+    )
+    assert [mine[2].id] == [m.id for m in rest.mindmaps]
+    full = await mindmaps.BatchListMindmaps(
+        BatchListMindmapsRequest(owner_ids=[other.id], view=FULL)
+    )
+    assert [theirs] == list(full.pages[0].mindmaps)
 
 
 async def test_update_changes_the_masked_fields_and_not_the_root_text(

@@ -21,6 +21,7 @@ from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.mindmap.v1.mindmap_pb2 import (
     AddNodeRequest,
     BatchGetMindmapsRequest,
+    BatchListMindmapsRequest,
     CreateMindmapRequest,
     DeleteMindmapRequest,
     DeleteNodeRequest,
@@ -108,6 +109,8 @@ async def test_every_rpc_is_forwarded(running: RunningHub) -> None:
         fetched = await mindmaps.BatchGetMindmaps(BatchGetMindmapsRequest(ids=[mindmap.id]))
         assert [mindmap] == list(fetched.mindmaps)
         listed = await mindmaps.ListMindmaps(ListMindmapsRequest(owner_id=user.id))
+        pages = await mindmaps.BatchListMindmaps(BatchListMindmapsRequest(owner_ids=[user.id]))
+        assert [mindmap.id] == [m.id for m in pages.pages[0].mindmaps]
         assert [mindmap.id] == [m.id for m in listed.mindmaps]
         retitled = await mindmaps.UpdateMindmap(
             UpdateMindmapRequest(

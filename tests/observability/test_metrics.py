@@ -91,6 +91,34 @@ async def test_a_rest_request_records_http_and_grpc_client_and_backend_samples(
     )
 
 
+async def test_a_graphql_query_is_labelled_by_its_operation(running: RunningHub) -> None:
+    """POST /graphql: the HTTP sample's endpoint is `graphql:<operationName>`, and the
+    backend call it made shows as a client call."""
+    user_id = await _user(running)
+    async with httpx.AsyncClient(base_url=running.http_url) as client:
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": "query Who($id: ID!) { user(id: $id) { id } }",
+                "operationName": "Who",
+                "variables": {"id": user_id},
+            },
+        )
+    assert {"data": {"user": {"id": user_id}}} == response.json()
+    scraped = await scrape(running)
+    user_calls = {("GetUser",), ("BatchGetUsers",)}  # one or the other, by the loader
+    assert {"http": 1.0, "client": 1.0} == {
+        "http": scraped.value(
+            "http_requests_total", method="POST", endpoint="graphql:Who", status="200"
+        ),
+        "client": sum(
+            value
+            for key, value in scraped.values("grpc_client_handled_total").items()
+            if dict(key)["grpc_service"] == USERS and (dict(key)["grpc_method"],) in user_calls
+        ),
+    }
+
+
 async def test_metrics_count_their_own_scrapes(running: RunningHub) -> None:
     """/metrics is an endpoint like the others: the second scrape shows the first."""
     await scrape(running)

@@ -321,6 +321,7 @@ async def test_openapi_and_docs_are_served(http: httpx.AsyncClient) -> None:
         "MindmapService_GetMindmap",
         "MindmapService_BatchGetMindmaps",
         "MindmapService_ListMindmaps",
+        "MindmapService_BatchListMindmaps",
         "MindmapService_UpdateMindmap",
         "MindmapService_DeleteMindmap",
         "MindmapService_AddNode",

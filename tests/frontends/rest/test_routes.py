@@ -34,6 +34,7 @@ HUB_BINDINGS = [
     ("GET", "/api/v1/mindmaps/{id}", "GetMindmap", "", "mindmap"),
     ("GET", "/api/v1/mindmaps:batchGet", "BatchGetMindmaps", "", ""),
     ("GET", "/api/v1/mindmaps", "ListMindmaps", "", ""),
+    ("GET", "/api/v1/mindmaps:batchList", "BatchListMindmaps", "", ""),
     ("PUT", "/api/v1/mindmaps/{mindmap.id}", "UpdateMindmap", "mindmap", "mindmap"),
     ("PATCH", "/api/v1/mindmaps/{mindmap.id}", "UpdateMindmap", "mindmap", "mindmap"),
     ("DELETE", "/api/v1/mindmaps/{id}", "DeleteMindmap", "", ""),

@@ -377,9 +377,62 @@ class ListMindmapsResponse(_message.Message):
 Global___ListMindmapsResponse: _TypeAlias = ListMindmapsResponse  # noqa: Y015
 
 @_typing.final
-class UpdateMindmapRequest(_message.Message):
+class BatchListMindmapsRequest(_message.Message):
     """Request of UpdateMindmap."""
 
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_IDS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Mindmaps per owner (0: the default page size of ListMindmaps); kept lower than
+    ListMindmaps' bound so that 1,000 full pages stay a reasonable message.
+    """
+    view: Global___MindmapView.ValueType
+    @_builtins.property
+    def owner_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The owners whose first pages are wanted; the same owner may appear more than once."""
+
+    def __init__(
+        self,
+        *,
+        owner_ids: _abc.Iterable[_builtins.str] | None = ...,
+        page_size: _builtins.int = ...,
+        view: Global___MindmapView.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["owner_ids", b"owner_ids", "page_size", b"page_size", "view", b"view"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchListMindmapsRequest: _TypeAlias = BatchListMindmapsRequest  # noqa: Y015
+
+@_typing.final
+class BatchListMindmapsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ListMindmapsResponse]:
+        """One page per requested owner, in the order of `owner_ids`."""
+
+    def __init__(
+        self,
+        *,
+        pages: _abc.Iterable[Global___ListMindmapsResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pages", b"pages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchListMindmapsResponse: _TypeAlias = BatchListMindmapsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMindmapRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MINDMAP_FIELD_NUMBER: _builtins.int

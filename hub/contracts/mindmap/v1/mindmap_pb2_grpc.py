@@ -55,6 +55,11 @@ class MindmapServiceStub:
                 request_serializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsRequest.SerializeToString,
                 response_deserializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsResponse.FromString,
                 _registered_method=True)
+        self.BatchListMindmaps = channel.unary_unary(
+                '/hub.mindmap.v1.MindmapService/BatchListMindmaps',
+                request_serializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsRequest.SerializeToString,
+                response_deserializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsResponse.FromString,
+                _registered_method=True)
         self.UpdateMindmap = channel.unary_unary(
                 '/hub.mindmap.v1.MindmapService/UpdateMindmap',
                 request_serializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.UpdateMindmapRequest.SerializeToString,
@@ -115,6 +120,16 @@ class MindmapServiceServicer:
 
     def ListMindmaps(self, request, context):
         """Lists mindmaps, oldest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchListMindmaps(self, request, context):
+        """The first page of mindmaps of each of several owners, in one call: what a client
+        showing many users with their mindmaps (the GraphQL front end's `User.mindmaps`) needs
+        without one ListMindmaps call per user. Each page's `next_page_token` continues that
+        owner's list with ListMindmaps.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,6 +200,11 @@ def add_MindmapServiceServicer_to_server(servicer, server):
                     servicer.ListMindmaps,
                     request_deserializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsRequest.FromString,
                     response_serializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsResponse.SerializeToString,
+            ),
+            'BatchListMindmaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchListMindmaps,
+                    request_deserializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsRequest.FromString,
+                    response_serializer=hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsResponse.SerializeToString,
             ),
             'UpdateMindmap': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateMindmap,
@@ -326,6 +346,33 @@ class MindmapService:
             '/hub.mindmap.v1.MindmapService/ListMindmaps',
             hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsRequest.SerializeToString,
             hub_dot_mindmap_dot_v1_dot_mindmap__pb2.ListMindmapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchListMindmaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hub.mindmap.v1.MindmapService/BatchListMindmaps',
+            hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsRequest.SerializeToString,
+            hub_dot_mindmap_dot_v1_dot_mindmap__pb2.BatchListMindmapsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,12 @@ class MindmapServiceStub:
     """
     ListMindmaps: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.ListMindmapsRequest, _mindmap_pb2.ListMindmapsResponse]
     """Lists mindmaps, oldest first, one page at a time."""
+    BatchListMindmaps: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.BatchListMindmapsRequest, _mindmap_pb2.BatchListMindmapsResponse]
+    """The first page of mindmaps of each of several owners, in one call: what a client
+    showing many users with their mindmaps (the GraphQL front end's `User.mindmaps`) needs
+    without one ListMindmaps call per user. Each page's `next_page_token` continues that
+    owner's list with ListMindmaps.
+    """
     UpdateMindmap: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.UpdateMindmapRequest, _mindmap_pb2.UpdateMindmapResponse]
     """Changes the title or description of a mindmap."""
     DeleteMindmap: _grpc.UnaryUnaryMultiCallable[_mindmap_pb2.DeleteMindmapRequest, _mindmap_pb2.DeleteMindmapResponse]
@@ -73,6 +79,12 @@ class MindmapServiceAsyncStub(MindmapServiceStub):
     """
     ListMindmaps: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.ListMindmapsRequest, _mindmap_pb2.ListMindmapsResponse]  # type: ignore[assignment]
     """Lists mindmaps, oldest first, one page at a time."""
+    BatchListMindmaps: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.BatchListMindmapsRequest, _mindmap_pb2.BatchListMindmapsResponse]  # type: ignore[assignment]
+    """The first page of mindmaps of each of several owners, in one call: what a client
+    showing many users with their mindmaps (the GraphQL front end's `User.mindmaps`) needs
+    without one ListMindmaps call per user. Each page's `next_page_token` continues that
+    owner's list with ListMindmaps.
+    """
     UpdateMindmap: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.UpdateMindmapRequest, _mindmap_pb2.UpdateMindmapResponse]  # type: ignore[assignment]
     """Changes the title or description of a mindmap."""
     DeleteMindmap: _aio.UnaryUnaryMultiCallable[_mindmap_pb2.DeleteMindmapRequest, _mindmap_pb2.DeleteMindmapResponse]  # type: ignore[assignment]
@@ -124,6 +136,18 @@ class MindmapServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_mindmap_pb2.ListMindmapsResponse, _abc.Awaitable[_mindmap_pb2.ListMindmapsResponse]]:
         """Lists mindmaps, oldest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def BatchListMindmaps(
+        self,
+        request: _mindmap_pb2.BatchListMindmapsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mindmap_pb2.BatchListMindmapsResponse, _abc.Awaitable[_mindmap_pb2.BatchListMindmapsResponse]]:
+        """The first page of mindmaps of each of several owners, in one call: what a client
+        showing many users with their mindmaps (the GraphQL front end's `User.mindmaps`) needs
+        without one ListMindmaps call per user. Each page's `next_page_token` continues that
+        owner's list with ListMindmaps.
+        """
 
     @_abc_1.abstractmethod
     def UpdateMindmap(
