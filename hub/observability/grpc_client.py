@@ -64,7 +64,8 @@ class ClientObservability:
         pairs = [
             (key, value)
             for key, value in (metadata or ())
-            if key != TRACEPARENT and not (request_id and key == REQUEST_ID_KEY)
+            if not (traceparent and key == TRACEPARENT)
+            and not (request_id and key == REQUEST_ID_KEY)
         ]
         if traceparent:
             pairs.append((TRACEPARENT, traceparent))
