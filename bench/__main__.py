@@ -4,10 +4,10 @@ Every scenario compares a subject with its baseline in the same run (bench/scena
 throughput scenarios (bench/throughput.py) alternate rounds of load on the two sides; the
 fan-out scenario (bench/fanout.py) compares WebSocket delivery latency and memory per idle
 connection with a bare `websockets` server; the GraphQL scenario (bench/graphql.py) measures
-nested queries, execution against plain graphql-core, and GraphQL against REST; the policies
-scenario (bench/policies.py) cache hits against misses and the open breaker's refusals. The
-figures
-are printed and written to
+nested queries, execution against plain graphql-core, and GraphQL against REST; the
+observability scenario (bench/observability.py) compares REST throughput with the
+observability stack on and off; the policies scenario (bench/policies.py) cache hits against
+misses and the open breaker's refusals. The figures are printed and written to
 bench-results.json.
 """
 
@@ -22,11 +22,12 @@ from pathlib import Path
 
 from bench.fanout import FANOUT
 from bench.graphql import GRAPHQL
+from bench.observability import OBSERVABILITY
 from bench.policies import POLICIES
 from bench.scenario import Options, Outcome, Scenario
 from bench.throughput import REST_GET
 
-SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL, POLICIES)
+SCENARIOS: tuple[Scenario, ...] = (REST_GET, FANOUT, GRAPHQL, OBSERVABILITY, POLICIES)
 
 
 def machine() -> dict[str, object]:

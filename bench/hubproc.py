@@ -16,9 +16,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from grpc import aio
@@ -87,19 +87,17 @@ class HubProcess:
                 self.process.wait()
 
 
-def start_hub(
-    workdir: Path | None = None, settings: Mapping[str, object] | None = None
-) -> HubProcess:
+def start_hub(workdir: Path | None = None, **sections: Any) -> HubProcess:
     """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
-    `settings`: more top-level sections of its configuration (`api_gateway`, ...)."""
+    `sections`: more top-level configuration sections (`observability={...}`)."""
     base = Path(workdir or tempfile.mkdtemp(prefix="hub-bench-"))
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
-        **(settings or {}),
         "data_dir": str(data_dir),
         "grpc": {"listen": f"127.0.0.1:{grpc_port}"},
         "http": {"listen": f"127.0.0.1:{http_port}"},
+        **sections,
     }
     config_path = base / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config))

@@ -38,8 +38,8 @@ CACHE_GOAL = 3.0
 REFUSAL_P99_GOAL_MS = 5.0
 CALLS = 2000
 QUICK_CALLS = 200
-_CACHED = {"api_gateway": {"policies": ["caching"]}}
-_UNCACHED = {"api_gateway": {"policies": ["caching"], "caching": {"ttl_seconds": 0}}}
+_CACHED = {"policies": ["caching"]}
+_UNCACHED = {"policies": ["caching"], "caching": {"ttl_seconds": 0}}
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class PoliciesScenario:
 
 
 def _cache(options: Options) -> tuple[Summary, Summary, list[float]]:
-    cached, uncached = start_hub(settings=_CACHED), start_hub(settings=_UNCACHED)
+    cached, uncached = start_hub(api_gateway=_CACHED), start_hub(api_gateway=_UNCACHED)
     try:
         targets = [
             Target(hub, seed_mindmap(hub), options.connections) for hub in (cached, uncached)

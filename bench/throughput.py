@@ -108,34 +108,45 @@ class ThroughputScenario:
         hub = start_hub()
         try:
             target = Target(hub, seed_mindmap(hub), options.connections)
-            return self._rounds(target, options)
+            return alternate(
+                self.name, (self.subject, target), (self.baseline, target), options, self.goal
+            )
         finally:
             hub.stop()
 
-    def _rounds(self, target: Target, options: Options) -> ThroughputOutcome:
-        warm_up = min(options.seconds, 1.0)
-        measure(target, self.subject, warm_up)
-        measure(target, self.baseline, warm_up)
-        subject_runs: list[Measured] = []
-        baseline_runs: list[Measured] = []
-        for _ in range(options.rounds):
-            subject_runs.append(measure(target, self.subject, options.seconds))
-            baseline_runs.append(measure(target, self.baseline, options.seconds))
-        subject = summarise(self.subject.name, subject_runs)
-        baseline = summarise(self.baseline.name, baseline_runs)
-        pair_ratios = [
-            a.load.throughput / b.load.throughput
-            for a, b in zip(subject_runs, baseline_runs, strict=True)
-        ]
-        return ThroughputOutcome(
-            scenario=self.name,
-            subject=subject,
-            baseline=baseline,
-            throughput_ratio=subject.throughput_median / baseline.throughput_median,
-            throughput_ratio_per_round=pair_ratios,
-            cpu_ratio=baseline.cpu_us_per_request / subject.cpu_us_per_request,
-            goal=self.goal,
-        )
+
+def alternate(
+    name: str,
+    subject: tuple[Side, Target],
+    baseline: tuple[Side, Target],
+    options: Options,
+    goal: float,
+) -> ThroughputOutcome:
+    """A warm-up of each side, then `options.rounds` of subject, baseline (each side on its
+    own target, which may be the same hub), summarised with their ratios."""
+    warm_up = min(options.seconds, 1.0)
+    for side, target in (subject, baseline):
+        measure(target, side, warm_up)
+    subject_runs: list[Measured] = []
+    baseline_runs: list[Measured] = []
+    for _ in range(options.rounds):
+        subject_runs.append(measure(subject[1], subject[0], options.seconds))
+        baseline_runs.append(measure(baseline[1], baseline[0], options.seconds))
+    subject_summary = summarise(subject[0].name, subject_runs)
+    baseline_summary = summarise(baseline[0].name, baseline_runs)
+    pair_ratios = [
+        a.load.throughput / b.load.throughput
+        for a, b in zip(subject_runs, baseline_runs, strict=True)
+    ]
+    return ThroughputOutcome(
+        scenario=name,
+        subject=subject_summary,
+        baseline=baseline_summary,
+        throughput_ratio=subject_summary.throughput_median / baseline_summary.throughput_median,
+        throughput_ratio_per_round=pair_ratios,
+        cpu_ratio=baseline_summary.cpu_us_per_request / subject_summary.cpu_us_per_request,
+        goal=goal,
+    )
 
 
 def measure(target: Target, side: Side, seconds: float) -> Measured:

@@ -11,10 +11,17 @@ Events: every committed write nudges the relay, which moves the store's outbox e
 in-memory event bus (`hub.bus`) that the front ends' subscriptions read; the relay starts
 right after the store opens, priming the bus before anything serves.
 
+Observability (`observability.enabled`, hub/observability/): one interceptor on every grpc
+server (front end and backends, first in line), a wrapper of `BackendClient`'s channels, one
+middleware
+around the HTTP dispatch, `/metrics` beside REST, and the business-metrics consumer of the
+bus, started with the relay.
+
 Stopping drains in order: the gRPC front end reports NOT_SERVING; WebSocket clients are
 closed with 1001 (going away); the relay stops and the bus closes (ending every event
 subscription); both front ends stop taking requests and let running ones finish within the
-grace period; then the backends stop within what is left of it, then the store closes.
+grace period; then the backends stop within what is left of it, the business-metrics
+consumer stops and the tracer provider flushes its spans, then the store closes.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from typing import Any, assert_never
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from hub.backends.decoding import MalformedRequests
 from hub.backends.mindmaps import MindmapService
@@ -58,8 +66,11 @@ from hub.frontends.rest.app import create_rest_app
 from hub.frontends.rest.problems import PROBLEM_JSON
 from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
-from hub.frontends.websocket.endpoint import WebSocketEndpoint
+from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
 from hub.health import HealthServicer
+from hub.observability.logging import AccessLog
+from hub.observability.metrics import GrpcServer
+from hub.observability.stack import Observability
 from hub.policies.caching import stop_following
 from hub.policies.setup import build_policies, raise_if_any
 from hub.storage.sqlite import SqliteStore
@@ -229,10 +240,18 @@ class Hub:
     """The whole hub in one process (`hub serve`): `await start()`, later `await stop()`."""
 
     def __init__(
-        self, settings: Settings, *, client_interceptors: Sequence[aio.ClientInterceptor] = ()
+        self,
+        settings: Settings,
+        *,
+        client_interceptors: Sequence[aio.ClientInterceptor] = (),
+        span_exporter: SpanExporter | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist.
-        `client_interceptors` wrap every front end's backend calls (tests count them)."""
+        `client_interceptors` wrap every front end's backend calls (tests count them);
+        `span_exporter`: where spans go instead of the configured exporter (tests);
+        `access_log`: where access lines go (`configure_logging`'s; default: records of
+        the logger `hub.access`)."""
         self.settings = settings
         self._client_interceptors = tuple(client_interceptors)
         self.rest_routes = rest_routes(settings.api_gateway)
@@ -266,6 +285,17 @@ class Hub:
         self._http_server: HttpServer | None = None
         self.websocket = WebSocketEndpoint(self.bus, settings.http.websocket)
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
+        self.observability: Observability | None = None
+        """Metrics, tracing and interceptors; None when `observability.enabled` is false."""
+        if settings.observability.enabled:
+            self.observability = Observability(
+                settings.observability,
+                self.bus,
+                self.relay.stats,
+                {WEBSOCKET_PATH: self.websocket.stats},
+                span_exporter=span_exporter,
+                access_log=access_log,
+            )
         self._store_open = False
 
     def _committed(self, event_id: int) -> None:
@@ -298,21 +328,29 @@ class Hub:
             self._cache_follower = asyncio.create_task(
                 self.policies.caching.follow(self.bus), name="cache invalidation"
             )
+        if self.observability is not None:
+            self.observability.start()
         for name in SERVICE_NAMES:
             backend = self._build_backend(name, max_bytes)
             self._backends.append(backend)
             await self._serve_backend(backend, self.settings.service_listen(name))
 
         # The policies first: what they answer themselves (a cache hit, a refusal) never
-        # reaches the interceptors behind them, nor the backend.
+        # reaches the interceptors behind them, nor the backend. Without any policy on, no
+        # interceptor at all: grpc.aio runs every intercepted call through a task of its own.
+        observability = self.observability
+        policies = [] if self.policies.interceptor.idle else [self.policies.interceptor]
         self._client = BackendClient(
             self.backend_targets,
-            interceptors=[self.policies.interceptor, *self._client_interceptors],
+            interceptors=[*policies, *self._client_interceptors],
+            channel_wrapper=None if observability is None else observability.wrap_channel,
             max_message_bytes=max_bytes,
             retries=self.settings.api_gateway.retries,
         )
         self._frontend = GrpcFrontend(self._client, bus=self.bus)
-        self._front_server = aio.server(options=server_options(max_bytes))
+        self._front_server = aio.server(
+            interceptors=self._server_interceptors("frontend"), options=server_options(max_bytes)
+        )
         self._frontend.add_to_server(self._front_server)
         self.grpc_address = listen(self._front_server, self.settings.grpc.listen)
         await self._front_server.start()
@@ -343,6 +381,7 @@ class Hub:
                 bad_request=(PROBLEM_JSON.encode(), malformed.body),
                 websocket=self.websocket,
                 graphql=(self.settings.graphql.path, graphql),
+                **self._http_observability(),
             )
             await self._http_server.start()
         except BaseException:
@@ -374,7 +413,8 @@ class Hub:
 
     def _build_backend(self, name: ServiceName, max_message_bytes: int) -> _BackendServer:
         server = aio.server(
-            interceptors=[MalformedRequests()], options=server_options(max_message_bytes)
+            interceptors=[*self._server_interceptors("backend"), MalformedRequests()],
+            options=server_options(max_message_bytes),
         )
         match name:
             case "user-service":
@@ -388,6 +428,22 @@ class Hub:
         servicer = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         return _BackendServer(name=name, server=server, health=servicer)
+
+    def _server_interceptors(self, server: GrpcServer) -> list[aio.ServerInterceptor]:
+        """The observability interceptor of one grpc server, first: it sees every call."""
+        if self.observability is None:
+            return []
+        return [self.observability.server_interceptor(server)]
+
+    def _http_observability(self) -> dict[str, Any]:
+        """The HTTP server's middleware and `/metrics` page, as its keyword arguments."""
+        observability = self.observability
+        if observability is None:
+            return {}
+        pages = {}
+        if observability.settings.metrics.enabled:
+            pages[observability.metrics_path] = observability.metrics_app()
+        return {"pages": pages, "middleware": observability.wrap}
 
     async def stop(self, grace: float | None = None) -> None:
         """Drains within `grace` seconds (default: the configured grace period): gRPC front
@@ -424,6 +480,8 @@ class Hub:
         remaining = max(0.0, deadline - time.monotonic())
         await asyncio.gather(*(backend.server.stop(remaining) for backend in self._backends))
         self._backends = []
+        if self.observability is not None:
+            await self.observability.stop()
         if self._store_open:
             await self.store.close()
             self._store_open = False

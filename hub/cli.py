@@ -6,7 +6,8 @@ configuration that cannot be used (the message names each bad key), 1 when the h
 start (e.g. its address is taken).
 `token` prints a development token (HS256, signed with the key `hub serve` uses with the same
 configuration) for a subject and roles.
-Problems are reported as one clear message on stderr, without a traceback.
+Problems are reported as one clear message on stderr, without a traceback. Logs go to
+stderr as JSON lines (or for people, on a terminal): `observability.logging`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import uvloop
 from hub.app import Hub, ListenError
 from hub.codegen import PROTO_ROOT, generate
 from hub.config import ConfigError, load_settings
+from hub.observability.logging import configure_logging
 from hub.policies.auth import hs256_secret, mint_token
 
 EXIT_OK = 0
@@ -71,13 +73,11 @@ _CONFIG_HELP = "YAML configuration file (default: ./hub.yaml if present)"
 
 def _serve(config: Path | None) -> int:
     try:
-        hub = Hub(load_settings(config, os.environ))
+        settings = load_settings(config, os.environ)
+        hub = Hub(settings, access_log=configure_logging(settings.observability.logging).access)
     except ConfigError as error:  # a bad key, or gateway routes that expose nothing
         print(f"hub: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     return uvloop.run(_run(hub))
 
 

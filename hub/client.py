@@ -4,16 +4,16 @@
 composition root chose (a unix socket or TCP address). Front ends use its typed stubs
 (`users`, `mindmaps`) or, for pure forwarding, `unary_bytes(method)`, a call that passes the
 serialized request and response through untouched. Cross-cutting behaviour (metrics, tracing,
-policies, deadlines) attaches here, as client interceptors passed in by the composition root,
-so that it applies whichever front end a request came through. Retries are gRPC's own: each
-channel's service config retries the service's reads (`is_read`) on UNAVAILABLE, within a
-retry budget.
+policies, deadlines) attaches here, as client interceptors or a channel wrapper passed in by
+the composition root, so that it applies whichever front end a request came through. Retries
+are gRPC's own: each channel's service config retries the service's reads (`is_read`) on
+UNAVAILABLE, within a retry budget.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import google.api.annotations_pb2 as annotations_pb2
@@ -105,10 +105,14 @@ class BackendClient:
         targets: Mapping[ServiceName, str],
         *,
         interceptors: Sequence[aio.ClientInterceptor] = (),
+        channel_wrapper: Callable[[aio.Channel], aio.Channel] | None = None,
         max_message_bytes: int = 4 * 1024 * 1024,
         retries: Retries | None = None,
     ) -> None:
-        """`retries`: how reads are retried (default: `Retries()`'s defaults)."""
+        """`interceptors`: grpc.aio client interceptors of every channel;
+        `channel_wrapper`: wraps each channel (observability records every call there,
+        cheaper than an interceptor: hub/observability/grpc_client.py); `retries`: how
+        reads are retried (default: `Retries()`'s defaults)."""
         retry_settings = retries or Retries()
         options = (
             *_KEEPALIVE_OPTIONS,
@@ -126,6 +130,10 @@ class BackendClient:
             )
             for name, descriptor in SERVICE_DESCRIPTORS.items()
         }
+        if channel_wrapper is not None:
+            self._channels = {
+                name: channel_wrapper(channel) for name, channel in self._channels.items()
+            }
         self._raw: dict[str, aio.UnaryUnaryMultiCallable[bytes, bytes]] = {
             method_path(descriptor, method.name): self._channels[name].unary_unary(
                 method_path(descriptor, method.name)

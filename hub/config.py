@@ -340,6 +340,66 @@ class Events(_Section):
     poll_interval_ms: Annotated[int, Field(gt=0)] = 200
 
 
+def _metrics_path(value: str) -> str:
+    if not value.startswith("/") or value.startswith("/api/") or value == "/ws":
+        raise ValueError("a path starting with /, outside /api/ and other than /ws")
+    return value
+
+
+class Metrics(_Section):
+    """Prometheus metrics, served by the HTTP server at `path`."""
+
+    enabled: bool = True
+    path: Annotated[str, AfterValidator(_metrics_path)] = "/metrics"
+
+
+class Tracing(_Section):
+    """OpenTelemetry tracing: `exporter` none (no spans at all), console (JSON on stdout), or
+    otlp (gRPC to `otlp_endpoint`, e.g. Jaeger's 4317); sampled parent-based at
+    `sampling_ratio` for requests that arrive without a sampling decision."""
+
+    exporter: Literal["none", "console", "otlp"] = "none"
+    sampling_ratio: Annotated[float, Field(ge=0, le=1)] = 0.1
+    otlp_endpoint: str = "http://localhost:4317"
+    service_name: Annotated[str, Field(min_length=1)] = "hub"
+
+
+class Logging(_Section):
+    """Log lines: `format` json, console (for people), or auto (console on a terminal, else
+    json); `access_log`: one line per HTTP request and per RPC served."""
+
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True
+
+
+class PlanPrices(_Section):
+    """The monthly price of each plan, in `business.currency`."""
+
+    free: Annotated[float, Field(ge=0)] = 0.0
+    pro: Annotated[float, Field(ge=0)] = 10.0
+    team: Annotated[float, Field(ge=0)] = 25.0
+
+
+class Business(_Section):
+    """Business metrics: a plan's monthly price is counted as revenue on each move to it
+    (a signup on a paid plan, or an upgrade)."""
+
+    currency: Annotated[str, Field(pattern="^[A-Z]{3}$")] = "USD"
+    plan_prices: PlanPrices = Field(default_factory=PlanPrices)
+
+
+class Observability(_Section):
+    """Metrics, tracing and logs (docs/observability.md). `enabled: false` removes every
+    interceptor, the HTTP middleware and `/metrics` (logging stays as configured)."""
+
+    enabled: bool = True
+    metrics: Metrics = Field(default_factory=Metrics)
+    tracing: Tracing = Field(default_factory=Tracing)
+    logging: Logging = Field(default_factory=Logging)
+    business: Business = Field(default_factory=Business)
+
+
 class Settings(_Section):
     """Everything `hub serve` needs. Build it with `load_settings`."""
 
@@ -351,6 +411,7 @@ class Settings(_Section):
     storage: Storage = Field(default_factory=Storage)
     shutdown: Shutdown = Field(default_factory=Shutdown)
     events: Events = Field(default_factory=Events)
+    observability: Observability = Field(default_factory=Observability)
     graphql: GraphQL = Field(default_factory=GraphQL)
     api_gateway: ApiGateway = Field(default_factory=ApiGateway)
 

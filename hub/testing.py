@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from hub.app import Hub, dial_target
 from hub.config import SERVICE_NAMES, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH
+from hub.observability.logging import AccessLog
 
 if TYPE_CHECKING:
     from hub.contracts.mindmap.v1.mindmap_pb2_grpc import MindmapServiceAsyncStub
@@ -75,6 +77,11 @@ class RunningHub:
     def http_url(self) -> str:
         """The base URL of the HTTP server (REST routes, `/openapi.json`, `/docs`)."""
         return f"http://{dial_target(self.hub.http_address)}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The URL of the Prometheus metrics page."""
+        return f"{self.http_url}{self.hub.settings.observability.metrics.path}"
 
     @property
     def ws_url(self) -> str:
@@ -136,12 +143,19 @@ async def running_hub(
     binding: Binding = "unix",
     *,
     client_interceptors: Sequence[aio.ClientInterceptor] = (),
+    span_exporter: SpanExporter | None = None,
+    access_log: AccessLog | None = None,
     **overrides: Any,
 ) -> AsyncIterator[RunningHub]:
     """Starts a hub (see `harness_settings`), waits until it serves, and stops it on exit.
-    `client_interceptors` see every backend call the front ends make (to count them)."""
+    `client_interceptors` see every backend call the front ends make (to count them);
+    `span_exporter` (e.g. an `InMemorySpanExporter`) turns tracing on, exporting there;
+    `access_log` is where access lines go (`configure_logging(...).access`)."""
     hub = Hub(
-        harness_settings(data_dir, binding, **overrides), client_interceptors=client_interceptors
+        harness_settings(data_dir, binding, **overrides),
+        client_interceptors=client_interceptors,
+        span_exporter=span_exporter,
+        access_log=access_log,
     )
     await hub.start()
     try:

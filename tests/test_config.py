@@ -225,6 +225,30 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "events.subscriber_queue: Input should be greater than 0",
         ),
         ("events: {retention: 5}", "events.retention: unknown key"),
+        (
+            "observability: {tracing: {sampling_ratio: 1.5}}",
+            "observability.tracing.sampling_ratio: Input should be less than or equal to 1",
+        ),
+        (
+            "observability: {tracing: {exporter: jaeger}}",
+            "observability.tracing.exporter: Input should be 'none', 'console' or 'otlp'",
+        ),
+        (
+            "observability: {metrics: {path: /api/v1/metrics}}",
+            "observability.metrics.path: a path starting with /, outside /api/",
+        ),
+        (
+            "observability: {business: {plan_prices: {gold: 3}}}",
+            "observability.business.plan_prices.gold: unknown key",
+        ),
+        (
+            "observability: {business: {currency: euro}}",
+            "observability.business.currency: String should match pattern",
+        ),
+        (
+            "observability: {logging: {format: xml}}",
+            "observability.logging.format: Input should be 'auto', 'json' or 'console'",
+        ),
     ],
 )
 def test_bad_file_names_the_dotted_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -317,5 +341,25 @@ def test_example_config_is_valid() -> None:
 
     assert Settings().grpc == settings.grpc
     assert Settings().http == settings.http
+    assert Settings().observability == settings.observability
     assert 4 == len(settings.api_gateway.policies)
     assert ["user-service", "mindmap-service"] == [r.service for r in settings.api_gateway.routes]
+
+
+def test_observability_settings_from_the_environment(tmp_path: Path) -> None:
+    """Sampling ratio, exporter and a plan price, set by HUB_OBSERVABILITY__* variables."""
+    settings = load_settings(
+        _write(tmp_path, ""),
+        {
+            "HUB_OBSERVABILITY__TRACING__SAMPLING_RATIO": "0.25",
+            "HUB_OBSERVABILITY__TRACING__EXPORTER": "otlp",
+            "HUB_OBSERVABILITY__BUSINESS__PLAN_PRICES__TEAM": "30",
+        },
+    )
+
+    tracing = settings.observability.tracing
+    assert (0.25, "otlp", 30.0) == (
+        tracing.sampling_ratio,
+        tracing.exporter,
+        settings.observability.business.plan_prices.team,
+    )

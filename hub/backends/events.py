@@ -1,8 +1,10 @@
 """The domain event of a write, built by the backend and committed by the store with it.
 
-`Origin` is who made the write and under which trace, read from the request's gRPC
-metadata: the principal (`hub.principal`: set by the gateway after authentication, which
-strips any `x-hub-*` a client sends) and `traceparent` (W3C trace context). `event` builds the
+`Origin` is who made the write and under which trace: the principal from the request's
+gRPC metadata (`hub.principal`: set by the gateway after authentication, which strips any
+`x-hub-*` a client sends), and the W3C `traceparent` of the backend's own server span when
+tracing is on (so that a delivery can link to the write), else the one in the metadata.
+`event` builds the
 `hub.events.v1.Event`, deriving its type from the payload so the two cannot disagree.
 The store assigns the event id.
 """
@@ -28,6 +30,7 @@ from hub.contracts.events.v1.events_pb2 import (
     UserDeleted,
     UserUpdated,
 )
+from hub.observability.tracing import current_traceparent
 from hub.principal import Principal, principal_from
 
 TRACEPARENT_KEY = "traceparent"
@@ -63,7 +66,7 @@ class Origin:
 def origin_of(context: Context) -> Origin:
     """The origin of the call whose servicer context is `context`."""
     metadata = context.invocation_metadata() or ()
-    traceparent = dict(metadata).get(TRACEPARENT_KEY, "")
+    traceparent = current_traceparent() or dict(metadata).get(TRACEPARENT_KEY, "")
     return Origin(
         principal=principal_from(metadata),
         traceparent=traceparent if isinstance(traceparent, str) else "",

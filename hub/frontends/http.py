@@ -1,12 +1,14 @@
 """The HTTP server of the front ends: uvicorn, embedded in the hub's own event loop.
 
-It serves the REST app, the GraphQL app at its path (HTTP and WebSocket) and, for WebSocket
+It serves the REST app, the GraphQL app at its path (HTTP and WebSocket), a few fixed pages
+(`/metrics`) and, for WebSocket
 upgrades at `/ws`, the WebSocket endpoint: the HTTP protocol hands an upgraded `/ws` socket
 straight to the endpoint's own protocol (hub/frontends/websocket/wire.py: no ASGI task,
 queue or lock per connection, so that an event is written to thousands of connections in
 one synchronous pass), without permessage-deflate (it costs about 3x the memory per idle
 connection). Everything else goes to the ASGI app, `_Dispatch`, which looks at the scope's
-path and type only, so REST requests pay two comparisons. WebSocket upgrades other than
+path and type only, so REST requests pay two comparisons and a dict lookup. The
+observability middleware, when given, wraps that dispatch. WebSocket upgrades other than
 `/ws` (GraphQL's) run on uvicorn's `websockets-sansio` protocol, with ping frames as the
 keepalive and the message size limit of `http.websocket`; one elsewhere is refused with a
 404 problem.
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import math
 import socket
+from collections.abc import Callable, Mapping
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
@@ -41,6 +44,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from hub.config import WebSocket
 from hub.frontends.rest.responses import HttpProblem
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
+from hub.observability.asgi import ENDPOINT_KEY
 
 
 class HttpServer:
@@ -55,13 +59,19 @@ class HttpServer:
         bad_request: tuple[bytes, bytes],
         websocket: WebSocketEndpoint | None = None,
         graphql: tuple[str, ASGIApp] | None = None,
+        pages: Mapping[str, ASGIApp] | None = None,
+        middleware: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         """`bad_request`: (content type, body) of the 400 for a request that does not parse;
         `websocket`: the endpoint of `/ws` (None: WebSocket upgrades are refused, 404);
-        `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path."""
+        `graphql`: (path, app) serving HTTP and WebSocket requests to exactly that path;
+        `pages`: apps answering HTTP requests at exact paths, before `app` (`/metrics`);
+        `middleware`: wraps the whole ASGI dispatch (observability; `/ws` connections,
+        which bypass ASGI, report through the endpoint's own counts)."""
         settings = websocket.settings if websocket is not None else WebSocket()
+        dispatch: ASGIApp = _Dispatch(app, graphql, pages or {})
         self._config = uvicorn.Config(
-            _Dispatch(app, graphql),
+            dispatch if middleware is None else middleware(dispatch),
             http=_httptools_answering(*bad_request, websocket=websocket),
             ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
@@ -149,20 +159,31 @@ def _httptools_answering(
 
 
 class _Dispatch:
-    """Requests to the GraphQL path to the GraphQL app, everything else to `http`; a
-    WebSocket upgrade elsewhere (`/ws` never gets here: it has its own protocol) is refused
-    with a 404 problem, like an unknown REST path."""
+    """Requests to the GraphQL path to the GraphQL app, requests at one of `pages`' paths to
+    that page's app, everything else to `http`; a WebSocket upgrade elsewhere (`/ws` never
+    gets here: it has its own protocol) is refused with a 404 problem, like an unknown REST
+    path. The pages name themselves in `scope["hub.endpoint"]` (REST and GraphQL name their
+    own endpoints)."""
 
-    def __init__(self, http: ASGIApp, graphql: tuple[str, ASGIApp] | None) -> None:
+    def __init__(
+        self, http: ASGIApp, graphql: tuple[str, ASGIApp] | None, pages: Mapping[str, ASGIApp]
+    ) -> None:
         self._http = http
         self._graphql_path = graphql[0] if graphql is not None else ""
         self._graphql = graphql[1] if graphql is not None else None
+        self._pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._graphql is not None and scope["path"] == self._graphql_path:
+            scope[ENDPOINT_KEY] = self._graphql_path  # the app names the operation, if any
             await self._graphql(scope, receive, send)
         elif scope["type"] != "websocket":
-            await self._http(scope, receive, send)
+            page = self._pages.get(scope["path"]) if self._pages else None
+            if page is None:
+                await self._http(scope, receive, send)
+            else:
+                scope[ENDPOINT_KEY] = scope["path"]
+                await page(scope, receive, send)
         else:
             await _refuse(scope, send)
 

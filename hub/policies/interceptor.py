@@ -92,6 +92,8 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         self._caching = caching
         self._breakers = dict(breakers)
         self._admits = authenticator is not None or rate_limiter is not None
+        self.idle = not (self._admits or caching is not None or self._breakers)
+        """No policy is on: the composition root leaves this interceptor out."""
 
     async def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: aio.ClientCallDetails, request: Any

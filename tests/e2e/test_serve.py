@@ -7,6 +7,7 @@ an HTTP client, for the REST front end).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -50,8 +51,8 @@ pytestmark = pytest.mark.e2e
 HUB = Path(sys.executable).with_name("hub")
 GRACE_SECONDS = 5.0
 STARTUP_SECONDS = 30.0
-_LISTENING = re.compile(r"gRPC front end listening on (?P<address>\S+)")
-_HTTP_LISTENING = re.compile(r"REST front end .* listening on (?P<address>\S+)")
+_LISTENING = re.compile(r"gRPC front end listening on (?P<address>[^\s\"]+)")
+_HTTP_LISTENING = re.compile(r"REST front end .* listening on (?P<address>[^\s\"]+)")
 
 
 @dataclass
@@ -246,6 +247,11 @@ def test_serve_stop_and_serve_again_keeps_every_result(launcher: Launcher) -> No
     )
 
     assert 0 == first.terminate()
+    # hub serve logs JSON lines (stderr is not a terminal here), with an access line per
+    # HTTP request and per RPC served.
+    lines = [json.loads(line) for line in first.log.read_text().splitlines()]
+    assert {"hub", "hub.access"} <= {line["logger"] for line in lines}
+    assert {"http request", "rpc"} <= {line["event"] for line in lines}
 
     second = launcher.serve(config, "second")
     read_back = _read_back(

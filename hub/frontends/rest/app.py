@@ -14,6 +14,9 @@ plain ASGI callable (no framework router or middleware on the hot path) that dis
 2. The documentation: `/openapi.json`, `/docs` and its assets.
 3. A path that only routes of other methods match: 405 with `Allow`; anything else: 404.
 
+The route that answers names itself in `scope["hub.endpoint"]` (its template, or the page's
+path) for the observability middleware's `endpoint` label; 404 and 405 leave it unset.
+
 Every answer is JSON or problem+json (RFC 9457), never text/plain: failures the REST layer
 finds itself (`HttpProblem`) and backend failures share one shape, and an unexpected error
 is logged here, at the boundary, and answered with a 500 problem that reveals nothing.
@@ -43,6 +46,7 @@ from hub.frontends.rest.routes import HttpRoute
 from hub.frontends.rest.schema import Schemas
 from hub.frontends.rest.template import PathTemplate, PathValueError
 from hub.frontends.rpc_error import FieldProblem
+from hub.observability.asgi import ENDPOINT_KEY
 
 _Routes = dict[str, list[tuple[PathTemplate, Endpoint]]]
 """Routes by HTTP method, each list in declaration order."""
@@ -113,9 +117,11 @@ class RestApp:
         for template, endpoint in routes.get(wanted, ()):
             values = _match(template, path)
             if values is not None:
+                scope[ENDPOINT_KEY] = template.source
                 return await endpoint.respond(scope, receive, path, values)
         page = self._pages.get(path)
         if page is not None and wanted == "GET":
+            scope[ENDPOINT_KEY] = path
             return page
         allowed = self._allowed(path, routes)
         if allowed:

@@ -1,0 +1,243 @@
+"""The gRPC server interceptor, on every grpc server the hub runs (its client side, for
+`BackendClient`, is grpc_client.py).
+
+It records the grpc-ecosystem server metrics (metrics.py), runs the hop's trace rules
+(tracing.py) and writes one access line per RPC (logging.py).
+
+`ServerObservability` wraps each method's handler once and keeps the wrapper by method
+name (a server's handlers do not change once it runs), so a call costs a dict lookup and
+the wrapper's own work. The wrapper never touches the messages: the front end forwards
+serialized bytes and its handlers stay that way. Streams count each message sent or
+received (a server-streaming `WatchEvents` counts every event it sends). A call's code is
+the one its context was given (by `abort` or `set_code`), UNKNOWN for an exception the
+handler let escape, CANCELLED when the client went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+import grpc
+from grpc import aio
+
+from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, AccessLog
+from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
+from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
+
+_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+_Metadata: TypeAlias = Sequence[tuple[str, str | bytes]]
+
+CODE_NAMES = {
+    code: "".join(part.title() for part in code.name.split("_")) for code in grpc.StatusCode
+}
+"""grpc-ecosystem code label values: OK, NotFound, InvalidArgument, DeadlineExceeded, ..."""
+CODE_NAMES[grpc.StatusCode.OK] = "OK"
+_OK = grpc.StatusCode.OK
+UNTRACED_SERVICES = frozenset(
+    {
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    }
+)
+
+
+def code_name(code: grpc.StatusCode) -> str:
+    """The `grpc_code` label value of `code` (`NotFound`)."""
+    return CODE_NAMES[code]
+
+
+def _grpc_type(client_streaming: bool, server_streaming: bool) -> str:
+    if client_streaming:
+        return "bidi_stream" if server_streaming else "client_stream"
+    return "server_stream" if server_streaming else "unary"
+
+
+class Method:
+    """What the wrapper of one method needs: its metrics, span name and attributes, and
+    whether it is traced (health checks and reflection are not: they are background noise
+    that would start root traces of their own)."""
+
+    __slots__ = ("attributes", "metrics", "name", "traced")
+
+    def __init__(self, metrics: MethodMetrics, method: str) -> None:
+        service, _, name = method.lstrip("/").partition("/")
+        self.metrics = metrics
+        self.name = method.lstrip("/")
+        self.traced = service not in UNTRACED_SERVICES
+        self.attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+
+class ServerObservability(aio.ServerInterceptor):
+    """Metrics, a server span and an access line for every RPC a server handles.
+
+    `server`: the `grpc_server` label ("frontend" or "backend"); `tracing`: None when
+    tracing is off; `access_log`: where the access lines go. Put it first in the server's
+    interceptors so it sees every call.
+    """
+
+    def __init__(
+        self,
+        metrics: GrpcMetrics,
+        server: GrpcServer,
+        tracing: Tracing | None,
+        access_log: AccessLog,
+    ) -> None:
+        self._metrics = metrics
+        self._server = server
+        self._tracing = tracing
+        self._wrapped: dict[str, _Handler] = {}
+        self._log = access_log
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> _Handler | None:
+        method: str = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: _Handler) -> _Handler:
+        kind = _grpc_type(handler.request_streaming, handler.response_streaming)
+        called = Method(self._metrics.method(kind, method, self._server), method)
+        behaviour: Any
+        inner: Any
+        if kind == "unary":
+            inner = handler.unary_unary
+            behaviour = self._unary(called, inner)
+            return handler._replace(unary_unary=behaviour)  # type: ignore[attr-defined,no-any-return]
+        if kind == "server_stream":
+            inner = handler.unary_stream
+            behaviour = self._streaming(called, inner, streamed_request=False)
+            return handler._replace(unary_stream=behaviour)  # type: ignore[attr-defined,no-any-return]
+        if kind == "client_stream":
+            inner = handler.stream_unary
+            behaviour = self._unary(called, inner, streamed_request=True)
+            return handler._replace(stream_unary=behaviour)  # type: ignore[attr-defined,no-any-return]
+        inner = handler.stream_stream
+        behaviour = self._streaming(called, inner, streamed_request=True)
+        return handler._replace(stream_stream=behaviour)  # type: ignore[attr-defined,no-any-return]
+
+    def _unary(
+        self, called: Method, inner: Callable[..., Any], *, streamed_request: bool = False
+    ) -> Callable[..., Awaitable[Any]]:
+        metrics = called.metrics
+
+        async def handle(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            start = time.perf_counter()
+            metrics.started.inc()
+            if streamed_request:
+                request = _counting(request, metrics)
+            else:
+                metrics.received.inc()
+            hop = self._begin(called, context)
+            code = _OK
+            try:
+                response = await inner(request, context)
+            except BaseException as error:
+                code = _failure(context, error)
+                raise
+            else:
+                code = _status(context)
+                metrics.sent.inc()
+            finally:
+                self._end(called, hop, code, start)
+            return response
+
+        return handle
+
+    def _streaming(
+        self, called: Method, inner: Callable[..., Any], *, streamed_request: bool
+    ) -> Callable[..., Any]:
+        metrics = called.metrics
+        if not inspect.isasyncgenfunction(inner):
+            # A handler that writes with `context.write`: messages sent cannot be seen here.
+            return self._unary(called, inner, streamed_request=streamed_request)
+
+        async def handle(
+            request: Any, context: aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            start = time.perf_counter()
+            metrics.started.inc()
+            if streamed_request:
+                request = _counting(request, metrics)
+            else:
+                metrics.received.inc()
+            hop = self._begin(called, context)
+            code = _OK
+            try:
+                async for message in inner(request, context):
+                    metrics.sent.inc()
+                    yield message
+            except BaseException as error:
+                code = _failure(context, error)
+                raise
+            else:
+                code = _status(context)
+            finally:
+                self._end(called, hop, code, start)
+
+        return handle
+
+    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Any:
+        metadata = context.invocation_metadata() or ()
+        traceparent = tracestate = None
+        for key, value in metadata:
+            if key == TRACEPARENT:
+                traceparent = str(value)
+            elif key == TRACESTATE:
+                tracestate = str(value)
+            elif key == REQUEST_ID_KEY:
+                REQUEST_ID.set(str(value))
+        if self._tracing is None or not called.traced:
+            return None
+        return self._tracing.server_hop(called.name, traceparent, tracestate, called.attributes)
+
+    def _end(self, called: Method, hop: Any, code: grpc.StatusCode, start: float) -> None:
+        seconds = time.perf_counter() - start
+        name = CODE_NAMES[code]
+        called.metrics.finish(name, seconds)
+        if self._log.enabled:
+            self._log.write(
+                "rpc",
+                {
+                    "grpc_server": self._server,
+                    "grpc_method": called.name,
+                    "grpc_code": name,
+                    "duration_ms": round(seconds * 1000, 3),
+                },
+            )
+        if hop is not None:
+            hop.finish({"rpc.grpc.status_code": code.value[0]})
+
+
+def _status(context: Any, default: grpc.StatusCode = _OK) -> grpc.StatusCode:
+    """The code `context` was given; `default` if none (`code()` is None until set)."""
+    code: grpc.StatusCode | None = context.code()
+    return default if code is None else code
+
+
+def _failure(context: aio.ServicerContext[Any, Any], error: BaseException) -> grpc.StatusCode:
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    if isinstance(error, aio.AbortError):
+        return _status(context, grpc.StatusCode.UNKNOWN)
+    return grpc.StatusCode.UNKNOWN
+
+
+async def _counting(requests: AsyncIterable[Any], metrics: MethodMetrics) -> AsyncIterator[Any]:
+    async for request in requests:
+        metrics.received.inc()
+        yield request

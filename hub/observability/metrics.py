@@ -1,0 +1,221 @@
+"""The metric objects of one hub, in its own registry, and the `/metrics` page that shows them.
+
+`HubMetrics` builds every metric the interceptors and the middleware record into a fresh
+`CollectorRegistry` (never prometheus_client's global one, so two hubs in one process do
+not collide); collectors that read at scrape time (system.py, events.py, business.py)
+register into the same registry. Recording is on the request path, so each family keeps
+its label children in a dict keyed by the label values: `labels()` (which validates and
+locks) runs once per distinct combination, not per request.
+
+Label values are bounded: HTTP methods outside the standard set become "other", and at most
+`MAX_ENDPOINTS` distinct endpoints are recorded; any further one becomes "other", so that
+nothing a client sends grows the label set without bound.
+
+`metrics_app` is the ASGI app of `GET /metrics`: the classic text format 0.0.4, as
+`generate_latest` writes it (not OpenMetrics, which `promtool check metrics` misreads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.types import Receive, Scope, Send
+
+MAX_ENDPOINTS = 500
+"""Distinct `endpoint` label values recorded; any further endpoint is recorded as "other"."""
+OTHER = "other"
+UNMATCHED = "unmatched"
+"""The endpoint of a request that no route matched."""
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+GrpcSide: TypeAlias = Literal["server", "client"]
+GrpcServer: TypeAlias = Literal["frontend", "backend"]
+"""The `grpc_server` label of server metrics: the public front end or a backend service."""
+
+_GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
+
+
+class HttpMetrics:
+    """`http_requests_total` and `http_request_duration_seconds`, with cached children."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered (a WebSocket counts once, when it ends: status 101 if "
+            "accepted), by method, endpoint (route template) and status code.",
+            ("method", "endpoint", "status"),
+            registry=registry,
+        )
+        self._duration = Histogram(
+            "http_request_duration_seconds",
+            "Time from receiving an HTTP request to the end of its response (WebSockets are "
+            "not observed), by method and endpoint.",
+            ("method", "endpoint"),
+            registry=registry,
+        )
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
+        self._endpoints: set[str] = set()
+
+    def endpoint(self, endpoint: str) -> str:
+        """`endpoint` as a label value: itself while fewer than MAX_ENDPOINTS are known."""
+        if endpoint in self._endpoints:
+            return endpoint
+        if len(self._endpoints) < MAX_ENDPOINTS:
+            self._endpoints.add(endpoint)
+            return endpoint
+        return OTHER
+
+    def count(self, method: str, endpoint: str, status: int) -> None:
+        """One answered request (or ended WebSocket)."""
+        key = (method, endpoint, status)
+        child = self._counted.get(key)
+        if child is None:
+            label = self.endpoint(endpoint)
+            child = self._requests.labels(_method(method), label, str(status))
+            self._counted[key] = child
+        child.inc()
+
+    def observe(self, method: str, endpoint: str, seconds: float) -> None:
+        """The duration of one answered HTTP request."""
+        key = (method, endpoint)
+        child = self._timed.get(key)
+        if child is None:
+            child = self._duration.labels(_method(method), self.endpoint(endpoint))
+            self._timed[key] = child
+        child.observe(seconds)
+
+
+def _method(method: str) -> str:
+    return method if method in _METHODS else OTHER
+
+
+@dataclass
+class MethodMetrics:
+    """The label children of one gRPC method on one side; `handled` by code name."""
+
+    started: Counter
+    handling: Histogram
+    received: Counter
+    sent: Counter
+    handled_family: Counter
+    labels: tuple[str, ...]
+    handled: dict[str, Counter] = field(default_factory=dict)
+
+    def finish(self, code: str, seconds: float) -> None:
+        """The call ended with `code` ("OK", "NotFound", ...) after `seconds`."""
+        child = self.handled.get(code)
+        if child is None:
+            child = self.handled_family.labels(*self.labels, code)
+            self.handled[code] = child
+        child.inc()
+        self.handling.observe(seconds)
+
+
+class GrpcMetrics:
+    """The grpc-ecosystem (go-grpc-prometheus) families of one side, server or client.
+
+    Server metrics carry one more label, `grpc_server` ("frontend" or "backend"): in the
+    embedded default the public front end and the user backend serve the same service in
+    one process, and this tells their calls apart.
+    """
+
+    def __init__(self, registry: CollectorRegistry, side: GrpcSide) -> None:
+        extra = ("grpc_server",) if side == "server" else ()
+        labels = (*_GRPC_LABELS, *extra)
+        who = "RPCs this hub served" if side == "server" else "RPCs the hub made to backends"
+        self._started = Counter(
+            f"grpc_{side}_started_total", f"{who}: started.", labels, registry=registry
+        )
+        self._handled = Counter(
+            f"grpc_{side}_handled_total",
+            f"{who}: completed, by gRPC status code.",
+            (*labels, "grpc_code"),
+            registry=registry,
+        )
+        self._handling = Histogram(
+            f"grpc_{side}_handling_seconds",
+            f"{who}: time from start to completion.",
+            labels,
+            registry=registry,
+        )
+        self._received = Counter(
+            f"grpc_{side}_msg_received_total",
+            f"{who}: stream messages received.",
+            labels,
+            registry=registry,
+        )
+        self._sent = Counter(
+            f"grpc_{side}_msg_sent_total",
+            f"{who}: stream messages sent.",
+            labels,
+            registry=registry,
+        )
+
+    def method(self, grpc_type: str, full_method: str, *extra: str) -> MethodMetrics:
+        """The children of `full_method` (`/pkg.Service/Method`); `extra`: the
+        `grpc_server` value on the server side. Call once per method and keep the result."""
+        service, _, name = full_method.lstrip("/").partition("/")
+        labels = (grpc_type, service, name, *extra)
+        return MethodMetrics(
+            started=self._started.labels(*labels),
+            handling=self._handling.labels(*labels),
+            received=self._received.labels(*labels),
+            sent=self._sent.labels(*labels),
+            handled_family=self._handled,
+            labels=labels,
+        )
+
+
+class HubMetrics:
+    """Every metric family the request path records, in `registry`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.http = HttpMetrics(registry)
+        self.grpc_server = GrpcMetrics(registry, "server")
+        self.grpc_client = GrpcMetrics(registry, "client")
+        self.websocket_connections = Gauge(
+            "hub_websocket_connections",
+            "Open WebSocket connections, by endpoint (counted by the HTTP middleware).",
+            ("endpoint",),
+            registry=registry,
+        )
+
+
+def metrics_app(registry: CollectorRegistry) -> _MetricsApp:
+    """The ASGI app answering `GET` (and HEAD) with `registry` in the text format 0.0.4."""
+    return _MetricsApp(registry)
+
+
+class _MetricsApp:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in ("GET", "HEAD"):
+            await _answer(send, 405, b"text/plain; charset=utf-8", b"use GET\n", b"GET, HEAD")
+            return
+        body = generate_latest(self._registry)
+        await _answer(
+            send, 200, CONTENT_TYPE_PLAIN_0_0_4.encode(), body, head=scope["method"] == "HEAD"
+        )
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    allow: bytes = b"",
+    *,
+    head: bool = False,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if allow:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})

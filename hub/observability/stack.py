@@ -1,0 +1,109 @@
+"""`Observability`: everything observability of one hub, built from `observability` settings.
+
+The composition root builds one per hub (when `observability.enabled`) and asks it for the
+parts it wires in: a server interceptor per grpc server (`server_interceptor`), the
+wrapper of `BackendClient`'s channels (`wrap_channel`), the middleware that wraps the HTTP
+dispatch (`wrap`), and the `/metrics` app (`metrics_app`). `start()` starts the business
+metrics consumer, `stop()` stops it and flushes the tracer provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from grpc import aio
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp
+
+from hub.config import Observability as ObservabilitySettings
+from hub.events.bus import BusStats, EventBus
+from hub.observability.asgi import ObservabilityMiddleware
+from hub.observability.business import BusinessMetrics
+from hub.observability.events import EventsCollector, RelayCounts, WebSocketCounts
+from hub.observability.grpc import ServerObservability
+from hub.observability.grpc_client import ClientObservability
+from hub.observability.logging import AccessLog
+from hub.observability.metrics import GrpcServer, HubMetrics, metrics_app
+from hub.observability.system import NetworkCounter, register_system
+from hub.observability.tracing import Tracing
+
+
+class Observability:
+    """Registry, metrics, collectors, tracing and interceptors of one hub."""
+
+    def __init__(
+        self,
+        settings: ObservabilitySettings,
+        bus: EventBus,
+        relay: Callable[[], RelayCounts],
+        websockets: Mapping[str, Callable[[], WebSocketCounts]],
+        *,
+        span_exporter: SpanExporter | None = None,
+        access_log: AccessLog | None = None,
+    ) -> None:
+        """`relay`, `websockets`: the stats methods of the relay and of each WebSocket
+        endpoint by path; `span_exporter`: a test's exporter, which turns tracing on;
+        `access_log`: from `configure_logging` (default: records of `hub.access`)."""
+        self.settings = settings
+        self.access_log = AccessLog() if access_log is None else access_log
+        self.registry = CollectorRegistry()
+        self.metrics = HubMetrics(self.registry)
+        self.network = NetworkCounter()
+        register_system(self.registry, self.network)
+        bus_stats: Callable[[], BusStats] = bus.stats
+        self.registry.register(EventsCollector(bus_stats, relay, websockets))
+        for path, stats in websockets.items():
+            # Endpoints on their own protocol (`/ws`) bypass the HTTP middleware, which counts
+            # the others' connections: theirs are read from their stats at scrape time.
+            self.metrics.websocket_connections.labels(endpoint=path).set_function(
+                _connections_of(stats)
+            )
+        traced = span_exporter is not None or settings.tracing.exporter != "none"
+        self.tracing = Tracing(settings.tracing, span_exporter) if traced else None
+        self.business = BusinessMetrics(
+            self.registry,
+            bus,
+            settings.business,
+            observers=() if self.tracing is None else (self.tracing.delivered,),
+        )
+        self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
+
+    @property
+    def metrics_path(self) -> str:
+        """Where the HTTP server serves the metrics."""
+        return self.settings.metrics.path
+
+    def metrics_app(self) -> ASGIApp:
+        """The `GET /metrics` app."""
+        return metrics_app(self.registry)
+
+    def server_interceptor(self, server: GrpcServer) -> ServerObservability:
+        """The interceptor of one grpc server (each server gets its own)."""
+        return ServerObservability(self.metrics.grpc_server, server, self.tracing, self.access_log)
+
+    def wrap_channel(self, channel: aio.Channel) -> aio.Channel:
+        """A channel of `BackendClient`, with its calls observed."""
+        return self._client.wrap(channel)
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """`app` inside the HTTP middleware."""
+        return ObservabilityMiddleware(
+            app, self.metrics, self.network, self.tracing, self.access_log
+        )
+
+    def start(self) -> None:
+        """Starts the business metrics consumer (once the bus is up)."""
+        self.business.start()
+
+    async def stop(self) -> None:
+        """Stops the consumer, writes the access lines still buffered, and flushes the
+        spans not yet exported."""
+        await self.business.stop()
+        self.access_log.flush()
+        if self.tracing is not None:
+            self.tracing.shutdown()
+
+
+def _connections_of(stats: Callable[[], WebSocketCounts]) -> Callable[[], float]:
+    return lambda: float(stats().connections)
