@@ -57,8 +57,12 @@ def run(promtool: str, *args: str | Path) -> str:
 
 
 def test_rule_files_pass_promtool_check_rules(promtool: str) -> None:
+    """promtool finds every rule of each file (as many as the YAML holds) and no problem."""
     output = run(promtool, "check", "rules", *RULE_FILES)
-    assert ["SUCCESS: 13 rules found", "SUCCESS: 12 rules found"] == re.findall(
+    counts = [
+        sum(len(group["rules"]) for group in load_yaml(path)["groups"]) for path in RULE_FILES
+    ]
+    assert [f"SUCCESS: {count} rules found" for count in counts] == re.findall(
         r"SUCCESS: \d+ rules found", output
     )
 
