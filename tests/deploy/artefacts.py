@@ -25,6 +25,10 @@ DASHBOARD_NAMES = ("system", "application", "business")
 DATASOURCES = GRAFANA / "provisioning" / "datasources" / "prometheus.yml"
 DASHBOARD_PROVIDERS = GRAFANA / "provisioning" / "dashboards" / "hub.yml"
 
+# Grafana's interval variables ($__rate_interval, $__range, ...) stand for a duration; the
+# dashboards' template variables ($job, $instance) appear only inside `=~` matchers.
+_GRAFANA_INTERVAL = re.compile(r"\$__\w+")
+_TEMPLATE_VARIABLE = re.compile(r"\$\w+")
 # A query variable of Grafana's Prometheus data source: `label_values(<selector>, <label>)`.
 _LABEL_VALUES = re.compile(r"label_values\((?P<selector>.*),\s*\w+\)", re.DOTALL)
 
@@ -91,6 +95,12 @@ def dashboard_expressions() -> list[Expression]:
         for name, dashboard in dashboards().items()
         for expression in _dashboard_expressions(name, dashboard)
     ]
+
+
+def as_promql(query: str) -> str:
+    """A dashboard query as Prometheus itself takes it: interval variables become one
+    minute, template variables match any value."""
+    return _TEMPLATE_VARIABLE.sub(".+", _GRAFANA_INTERVAL.sub("1m", query))
 
 
 def used_families(histograms: Iterable[str]) -> dict[str, set[str]]:

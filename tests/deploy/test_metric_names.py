@@ -14,20 +14,12 @@ from pathlib import Path
 
 import httpx
 
-from hub.contracts.mindmap.v1.mindmap_pb2 import (
-    AddNodeRequest,
-    CreateMindmapRequest,
-    Mindmap,
-    Node,
-)
-from hub.contracts.user.v1.user_pb2 import GetUserRequest
-from hub.testing import RunningHub, running_hub
+from hub.testing import running_hub
 from tests.deploy import catalogue
 from tests.deploy.artefacts import used_families
-from tests.frontends.wsclient import connect
+from tests.deploy.workload import workload
 
 SCRAPE_SECONDS = 10.0
-UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 # `# TYPE <family> <type>`, and a sample line's name (up to its labels or its value).
 _TYPE_LINE = re.compile(r"^# TYPE (\S+) (\S+)$", re.MULTILINE)
 _SAMPLE_NAME = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)[{ ]", re.MULTILINE)
@@ -75,45 +67,6 @@ def test_sampled_families_read_the_classic_text_format() -> None:
     assert ({"a_total", "a_created", "b_seconds", "d"}, {"b_seconds"}) == sampled_families(
         exposition
     )
-
-
-async def workload(running: RunningHub, http: httpx.AsyncClient) -> None:
-    """Requests through every front end, each checked, ending with events received over
-    the WebSocket."""
-    signup = {"email": "ada@example.com", "displayName": "Ada"}
-    ada = await http.post("/api/v1/users", json=signup)
-    paid = {"email": "bob@example.com", "displayName": "Bob", "plan": "PLAN_PRO"}
-    bob = await http.post("/api/v1/users", json=paid)
-    ada_id = ada.json()["id"]
-    client = await connect(running.ws_url)
-    try:
-        await client.subscribe("ada", user_id=ada_id)
-        upgrade = await http.put(
-            f"/api/v1/users/{ada_id}",
-            params={"updateMask": "plan"},
-            json={**signup, "plan": "PLAN_TEAM"},
-        )
-        unknown_user = await http.get(f"/api/v1/users/{UNKNOWN_ID}")
-        unknown_route = await http.get("/no/such/route")
-        bad_signup = await http.post("/api/v1/users", json={"email": 42})
-        assert [200, 200, 200, 404, 404, 400] == [
-            response.status_code
-            for response in (ada, bob, upgrade, unknown_user, unknown_route, bad_signup)
-        ]
-        assert ada_id == (await running.users.GetUser(GetUserRequest(id=ada_id))).user.id
-        created = await running.mindmaps.CreateMindmap(
-            CreateMindmapRequest(mindmap=Mindmap(owner_id=ada_id, title="Ideas"))
-        )
-        root = created.mindmap.nodes[0].id
-        await running.mindmaps.AddNode(
-            AddNodeRequest(mindmap_id=created.mindmap.id, node=Node(parent_id=root, text="One"))
-        )
-        events = await client.events(3)
-        assert ["user.updated", "mindmap.created", "mindmap.node_added"] == [
-            event["type"] for event in events
-        ]
-    finally:
-        await client.connection.close()
 
 
 async def test_every_metric_of_the_rules_and_dashboards_is_in_the_live_metrics(

@@ -7,9 +7,7 @@ elsewhere, saying why."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,26 +18,20 @@ from tests.deploy.artefacts import (
     PROMETHEUS_CONFIG,
     RULE_FILES,
     RULE_TESTS,
+    as_promql,
     dashboard_expressions,
     dashboards,
     load_yaml,
 )
+from tests.deploy.tools import required_tool
 
 TIMEOUT_SECONDS = 60
-# Grafana's interval variables ($__rate_interval, $__range, ...) stand for a duration.
-_GRAFANA_INTERVAL = re.compile(r"\$__\w+")
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
     """The promtool binary."""
-    path = shutil.which("promtool")
-    if path is None:
-        reason = "promtool is not on PATH: install Debian's prometheus package (.ci/run does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+    return required_tool("promtool")
 
 
 def run(promtool: str, *args: str | Path) -> str:
@@ -89,12 +81,12 @@ def test_prometheus_config_is_valid_and_evaluates_both_rule_files(promtool: str)
 
 def test_every_dashboard_query_parses(promtool: str, tmp_path: Path) -> None:
     """Each query of the dashboards and each template variable's selector becomes a
-    recording rule of a scratch file, which `promtool check rules` parses; Grafana's
-    interval variables are replaced by a duration first."""
+    recording rule of a scratch file, which `promtool check rules` parses (Grafana's
+    variables replaced first)."""
     queries = dashboard_expressions()
     assert len(queries) > 3 * len(dashboards())
     rules = [
-        {"record": f"dashboard:query_{index}:check", "expr": _GRAFANA_INTERVAL.sub("5m", q.expr)}
+        {"record": f"dashboard:query_{index}:check", "expr": as_promql(q.expr)}
         for index, q in enumerate(queries)
     ]
     scratch = tmp_path / "dashboards.rules.yml"
