@@ -122,8 +122,11 @@ async def test_rules_and_dashboard_queries_evaluate_on_the_hubs_series(tmp_path:
     } == {name: label_sets(samples) for name, samples in recordings.items()}
     ratios = ("job:http_request_errors:ratio_rate5m", "job:grpc_server_errors:ratio_rate5m")
     assert [0.0, 0.0, 0.0] == [sample.value for name in ratios for sample in recordings[name]]
-    host = ("instance:hub_host_cpu_usage:ratio_rate5m", "instance:hub_host_memory_usage:ratio")
-    assert [True, True] == [0 <= recordings[name][0].value <= 1 for name in host]
+    # Idle time cannot make the CPU usage exceed 1; over a few scrapes a second apart it can
+    # fall a little below 0 on an idle host (psutil reads and scrape times jitter apart).
+    [cpu] = recordings["instance:hub_host_cpu_usage:ratio_rate5m"]
+    [memory] = recordings["instance:hub_host_memory_usage:ratio"]
+    assert (True, True) == (cpu.value <= 1, 0 < memory.value < 1)
 
     selects_errors = {expr for expr in answers if 'status=~"5.."' in expr or "DataLoss" in expr}
     assert 2 == len(selects_errors)  # the per-endpoint and the per-method error ratio
