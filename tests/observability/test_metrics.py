@@ -136,6 +136,7 @@ async def test_a_websocket_subscription_records_connection_messages_and_bus_samp
     outside the HTTP middleware: its upgrades are not in http_requests_total.)"""
     async with running_hub(tmp_path) as running:
         user_id = await _user(running)
+        await running.published_event_id()  # the user's event is not this subscriber's
         client = await connect(running.ws_url)
         await client.subscribe("s", user_id=user_id)
         await running.mindmaps.CreateMindmap(
