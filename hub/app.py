@@ -27,6 +27,7 @@ consumer stops and the tracer provider flushes its spans, then the store closes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import stat
 import time
@@ -66,6 +67,7 @@ from hub.frontends.rest.app import create_rest_app
 from hub.frontends.rest.problems import PROBLEM_JSON
 from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
+from hub.frontends.subscriptions import Authorizer, authorize
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
 from hub.health import HealthServicer
 from hub.observability.logging import AccessLog
@@ -347,7 +349,14 @@ class Hub:
             max_message_bytes=max_bytes,
             retries=self.settings.api_gateway.retries,
         )
-        self._frontend = GrpcFrontend(self._client, bus=self.bus)
+        authorizer: Authorizer | None = None
+        if self.policies.authenticator is not None:
+            # Subscriptions start once the caller may read what they follow.
+            authorizer = functools.partial(
+                authorize, self._client, seconds=self.settings.http.default_timeout_seconds
+            )
+        self.websocket.authorizer = authorizer
+        self._frontend = GrpcFrontend(self._client, bus=self.bus, authorizer=authorizer)
         self._front_server = aio.server(
             interceptors=self._server_interceptors("frontend"), options=server_options(max_bytes)
         )

@@ -51,3 +51,14 @@ def principal_from(metadata: Iterable[tuple[str, str | bytes]]) -> Principal | N
     if not subject:
         return None
     return Principal(subject, frozenset(role for role in roles.split(",") if role))
+
+
+def peer_host(peer: str) -> str:
+    """The client's address in a grpc peer string: `ipv4:10.0.0.7:5000` -> `10.0.0.7`,
+    `ipv6:[::1]:5000` -> `::1`; `unix:...` (a local socket) -> `unix`."""
+    kind, _, address = peer.partition(":")
+    if kind == "ipv4":
+        return address.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return address.rsplit(":", 1)[0].strip("[]")
+    return kind

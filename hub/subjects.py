@@ -21,3 +21,8 @@ def mindmap_subject(mindmap_id: str) -> str:
 def collection_of(subject: str) -> str:
     """The kind of a subject: `users` or `mindmaps` (the tag of every list of them)."""
     return subject.split("/", 1)[0]
+
+
+def resource_id_of(subject: str) -> str:
+    """The id part of a subject: `mindmaps/m1` -> `m1`."""
+    return subject.split("/", 1)[1] if "/" in subject else ""

@@ -37,12 +37,13 @@ from hub.contracts.events.v1 import events_pb2_grpc
 from hub.events.bus import EventBus
 from hub.frontends.grpc_events import SERVICE_NAME as EVENTS_SERVICE
 from hub.frontends.grpc_events import EventStreams
+from hub.frontends.subscriptions import Authorizer
 from hub.health import HealthServicer
-from hub.principal import GATEWAY_PREFIX, PEER_KEY
+from hub.principal import GATEWAY_PREFIX, PEER_KEY, peer_host
+from hub.rpcstatus import STATUS_DETAILS_KEY
 
 _Metadata = tuple[tuple[str, str | bytes], ...]
 
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # Keys that describe one HTTP/2 hop, not the call; the outbound hop sets its own.
 _HOP_KEYS = frozenset(
     {
@@ -75,17 +76,6 @@ def request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> _Metadata:
         for key, value in metadata
         if _is_call_metadata(key) and not key.startswith(GATEWAY_PREFIX)
     )
-
-
-def peer_host(peer: str) -> str:
-    """The client's address in a grpc peer string: `ipv4:10.0.0.7:5000` -> `10.0.0.7`,
-    `ipv6:[::1]:5000` -> `::1`; `unix:...` (a local socket) -> `unix`."""
-    kind, _, address = peer.partition(":")
-    if kind == "ipv4":
-        return address.rsplit(":", 1)[0]
-    if kind == "ipv6":
-        return address.rsplit(":", 1)[0].strip("[]")
-    return kind
 
 
 def response_metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> _Metadata:
@@ -139,9 +129,16 @@ class GrpcFrontend:
     is not served (a front end that only forwards).
     """
 
-    def __init__(self, client: BackendClient, *, bus: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        client: BackendClient,
+        *,
+        bus: EventBus | None = None,
+        authorizer: Authorizer | None = None,
+    ) -> None:
+        """`authorizer`: with authentication on, the read that lets an event stream start."""
         self._client = client
-        self._events = None if bus is None else EventStreams(bus)
+        self._events = None if bus is None else EventStreams(bus, authorizer=authorizer)
         self._health = HealthServicer()
         self._serving = dict.fromkeys(
             (descriptor.full_name for descriptor in SERVICE_DESCRIPTORS.values()), False

@@ -37,7 +37,9 @@ from hub.contracts.events.v1 import events_pb2, events_pb2_grpc
 from hub.contracts.events.v1.events_pb2 import WatchEventsRequest, WatchEventsResponse
 from hub.errors import FieldViolation
 from hub.events.bus import EventBus, EventFilter, ResumeTooOld, SlowConsumer, Subscription
-from hub.rpcstatus import abort, bad_request, status
+from hub.frontends.subscriptions import Authorizer
+from hub.principal import PEER_KEY, peer_host
+from hub.rpcstatus import STATUS_DETAILS_KEY, abort, bad_request, status
 from hub.rules import check
 from hub.subjects import mindmap_subject
 
@@ -65,8 +67,10 @@ class EventStreams(events_pb2_grpc.EventServiceServicer):
     grace period would otherwise wait all of it.
     """
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, *, authorizer: Authorizer | None = None) -> None:
+        """`authorizer`: with authentication on, the read that lets a stream start."""
         self._bus = bus
+        self._authorizer = authorizer
         self._open: set[Subscription] = set()
         self._draining = False
 
@@ -79,9 +83,12 @@ class EventStreams(events_pb2_grpc.EventServiceServicer):
             await abort(context, _invalid_argument(violations))
         if self._draining:
             await abort(context, _shutting_down())
+        wanted = event_filter(request)
+        if self._authorizer is not None:
+            await _authorize(self._authorizer, wanted, context)
         since = request.since if request.HasField("since") else None
         try:
-            subscription = self._bus.subscribe(event_filter(request), since)
+            subscription = self._bus.subscribe(wanted, since)
         except ResumeTooOld as error:
             await abort(context, _resume_too_old(error))
         self._open.add(subscription)
@@ -101,6 +108,26 @@ class EventStreams(events_pb2_grpc.EventServiceServicer):
         self._draining = True
         for subscription in list(self._open):
             subscription.close()
+
+
+async def _authorize(authorizer: Authorizer, wanted: EventFilter, context: _Context) -> None:
+    """Lets the stream start if the caller may read what it follows; else ends the call
+    with the read's status, details included (`hub.frontends.subscriptions`)."""
+    metadata = [
+        (key, value)
+        for key, value in context.invocation_metadata() or ()
+        if key == "authorization" and isinstance(value, str)
+    ]
+    metadata.append((PEER_KEY, peer_host(context.peer())))
+    try:
+        await authorizer(wanted, metadata=metadata)
+    except aio.AioRpcError as refused:
+        details = [
+            (key, value)
+            for key, value in refused.trailing_metadata() or ()
+            if key == STATUS_DETAILS_KEY
+        ]
+        await context.abort(refused.code(), refused.details() or "", tuple(details))
 
 
 def _invalid_argument(violations: Sequence[FieldViolation]) -> Status:

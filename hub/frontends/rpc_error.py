@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.message import DecodeError, Message
 
-_DETAILS_KEY = "grpc-status-details-bin"
+from hub.rpcstatus import STATUS_DETAILS_KEY
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _status_details(trailers: object) -> status_pb2.Status | None:
     if not trailers:
         return None
     for key, value in trailers:  # type: ignore[attr-defined]
-        if key == _DETAILS_KEY and isinstance(value, bytes):
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
             status = status_pb2.Status()
             try:
                 status.ParseFromString(value)

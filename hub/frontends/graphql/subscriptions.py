@@ -17,15 +17,15 @@ from datetime import datetime
 from typing import TypedDict
 
 import strawberry
+from grpc import aio
 
 from hub.contracts.events.v1 import events_pb2
-from hub.contracts.mindmap.v1.mindmap_pb2 import GetMindmapRequest, MindmapView
-from hub.contracts.user.v1.user_pb2 import GetUserRequest
 from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
 from hub.events.bus import Subscription as BusSubscription
-from hub.frontends.graphql.errors import GraphQLFailure, bad_input
+from hub.frontends.graphql.errors import GraphQLFailure, bad_input, rpc_failure
 from hub.frontends.graphql.loaders import check_id
 from hub.frontends.graphql.types import Info, Mindmap, Node, Plan, User, plan_of, time_of
+from hub.frontends.subscriptions import authorize
 from hub.subjects import mindmap_subject
 
 
@@ -210,6 +210,23 @@ def _since(value: str | None) -> int | None:
     return int(value)
 
 
+async def _authorized(info: Info, event_filter: EventFilter) -> None:
+    """With authentication on, whoever may read what `event_filter` follows may follow it
+    (`hub.frontends.subscriptions`); else the read's failure, as a GraphQL error."""
+    context = info.context
+    if not context.authenticates:
+        return
+    try:
+        await authorize(
+            context.client,
+            event_filter,
+            metadata=context.call.metadata,
+            seconds=context.call.timeout,
+        )
+    except aio.AioRpcError as error:
+        raise rpc_failure(error) from None
+
+
 def _events(info: Info, event_filter: EventFilter, since: str | None) -> AsyncGenerator[Event]:
     """The events as they come; a resume point the bus refuses fails the subscription
     before it starts (an `error` message, not a result)."""
@@ -240,21 +257,14 @@ class Subscription:
     async def user_events(
         self, info: Info, user_id: strawberry.ID, since: strawberry.ID | None = None
     ) -> AsyncGenerator[Event]:
-        owner_id = check_id("userId", user_id)
-        if info.context.authenticates:
-            # Who may follow a user is who may read them: the backend decides.
-            await info.context.call(info.context.client.users.GetUser, GetUserRequest(id=owner_id))
-        return _events(info, EventFilter(owner_id=owner_id), since)
+        event_filter = EventFilter(owner_id=check_id("userId", user_id))
+        await _authorized(info, event_filter)
+        return _events(info, event_filter, since)
 
     @strawberry.subscription(description="Events of one mindmap and its nodes.")
     async def mindmap_events(
         self, info: Info, mindmap_id: strawberry.ID, since: strawberry.ID | None = None
     ) -> AsyncGenerator[Event]:
-        checked = check_id("mindmapId", mindmap_id)
-        if info.context.authenticates:
-            # Who may follow a mindmap is who may read it: the backend decides.
-            await info.context.call(
-                info.context.client.mindmaps.GetMindmap,
-                GetMindmapRequest(id=checked, view=MindmapView.MINDMAP_VIEW_BASIC),
-            )
-        return _events(info, EventFilter(subject=mindmap_subject(checked)), since)
+        event_filter = EventFilter(subject=mindmap_subject(check_id("mindmapId", mindmap_id)))
+        await _authorized(info, event_filter)
+        return _events(info, event_filter, since)

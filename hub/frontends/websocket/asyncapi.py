@@ -63,6 +63,7 @@ Close codes sent by the hub:
 | 1009 | message too big (above 64 KiB by default) | send smaller messages |
 | 1011 | keepalive timeout: no pong to a ping frame | answer ping frames |
 | 4000 | slow consumer: the client fell too far behind | reconnect and resume with `since` |
+| 4401 | unauthenticated: credentials missing or not good | connect with good ones |
 """
 
 

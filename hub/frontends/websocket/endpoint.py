@@ -27,9 +27,17 @@ Close codes the hub sends (also in asyncapi/hub.yaml):
 - 1011 keepalive timeout: no pong to a ping frame within `ping_timeout_seconds`.
 - 4000 slow consumer: resume with `since` = the last event id received.
 
-Authentication (issue 7) goes in the handshake (`WireProtocol._handshake`, before the 101
-answer), as for the other front ends; until then every client may subscribe to any user or
-mindmap.
+- 4401 unauthenticated: authentication is on and the connection's credentials are missing
+  or not good (after an `error` UNAUTHENTICATED); connect again with good ones.
+
+Authentication and authorization (docs/policies.md): with authentication on, a subscription
+starts only once the caller may read what it follows, decided by one backend read made with
+the credentials of the handshake (`Authorization` header, or an `access_token` query
+parameter for browsers, which cannot set headers) through the gateway's policies
+(`hub.frontends.subscriptions`): they authenticate it, rate-limit it, and the backend
+authorizes it. A refusal is an `error` (UNAUTHENTICATED, then close 4401; FORBIDDEN;
+NOT_FOUND; RATE_LIMITED; UNAVAILABLE); the connection survives the others. Without
+authentication nothing is read: anyone may follow anything.
 """
 
 from __future__ import annotations
@@ -39,11 +47,17 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+from grpc import aio
+from websockets.http11 import Request
 
 from hub.config import WebSocket
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.events.bus import EventBus, PushSubscription, ResumeTooOld, SlowConsumer
 from hub.frontends.rest.render import JsonRenderer
+from hub.frontends.subscriptions import Authorizer
 from hub.frontends.websocket.messages import (
     PONG_TEXT,
     ClientError,
@@ -59,11 +73,13 @@ from hub.frontends.websocket.messages import (
     unsubscribed_text,
 )
 from hub.frontends.websocket.wire import WireProtocol, text_frame
+from hub.principal import PEER_KEY
 
 WEBSOCKET_PATH = "/ws"
 GOING_AWAY = 1001
 UNSUPPORTED_DATA = 1003
 SLOW_CONSUMER = 4000
+UNAUTHENTICATED = 4401
 _RENDERED_EVENTS = 256
 """Events whose JSON is kept: an event goes to every matching subscription at about the
 same time, so it is written once, not once per subscriber."""
@@ -102,6 +118,9 @@ class WebSocketEndpoint:
         self.sent: Counter[MessageType] = Counter()
         """Messages sent, by type (the connections count them)."""
         self.draining = False
+        self.authorizer: Authorizer | None = None
+        """With authentication on: the read that lets a subscription start (set by the
+        composition root, `hub.frontends.subscriptions.authorize` on its client)."""
 
     def stats(self) -> WebSocketStats:
         """Counts for metrics."""
@@ -147,7 +166,7 @@ class WebSocketEndpoint:
 class EventConnection(WireProtocol):
     """One client of `/ws`: its subscriptions, by the names the client gave them."""
 
-    __slots__ = ("_subscriptions", "endpoint")
+    __slots__ = ("_checks", "_credentials", "_subscriptions", "endpoint")
 
     def __init__(
         self, endpoint: WebSocketEndpoint, server_connections: set[asyncio.Protocol]
@@ -155,6 +174,22 @@ class EventConnection(WireProtocol):
         super().__init__(endpoint.settings, server_connections)
         self.endpoint = endpoint
         self._subscriptions: dict[str, _Subscriber] | None = None
+        self._credentials: tuple[tuple[str, str], ...] = ()
+        """What the authorizing reads carry: the handshake's credentials, the client's
+        address."""
+        self._checks: dict[str, asyncio.Task[None]] | None = None
+        """Subscriptions waiting for their authorizing read, by name."""
+
+    def handshake(self, request: Request) -> None:
+        if self.endpoint.authorizer is None:
+            return
+        authorization = request.headers.get("Authorization")
+        if authorization is None:
+            token = parse_qs(urlsplit(request.path).query).get("access_token")
+            authorization = f"Bearer {token[0]}" if token else None
+        credentials = [] if authorization is None else [("authorization", authorization)]
+        peer = self.client_address()
+        self._credentials = (*credentials, (PEER_KEY, peer))
 
     def send(self, text: str, kind: MessageType) -> None:
         """Writes one message of type `kind` (nothing once the connection is closing)."""
@@ -191,18 +226,20 @@ class EventConnection(WireProtocol):
         subscribers, self._subscriptions = self._subscriptions, None
         for subscriber in subscribers.values() if subscribers else ():
             subscriber.subscription.close()
+        checks, self._checks = self._checks, None
+        for check in checks.values() if checks else ():
+            check.cancel()
 
     def _subscribe(self, request: Subscribe) -> None:
         name = request.id
-        subscriptions = self._subscriptions
-        if subscriptions is None:
-            subscriptions = self._subscriptions = {}
-        if name in subscriptions:
+        subscriptions = self._subscriptions or {}
+        checks = self._checks or {}
+        if name in subscriptions or name in checks:
             raise ClientError(
                 ErrorCode.DUPLICATE_SUBSCRIPTION, f"subscription {name!r} is active", name
             )
         limit = self.endpoint.settings.max_subscriptions
-        if len(subscriptions) >= limit:
+        if len(subscriptions) + len(checks) >= limit:
             raise ClientError(
                 ErrorCode.TOO_MANY_SUBSCRIPTIONS,
                 f"a connection holds at most {limit} subscriptions",
@@ -210,6 +247,43 @@ class EventConnection(WireProtocol):
             )
         if self.endpoint.draining:
             raise ClientError(ErrorCode.UNAVAILABLE, "the hub is shutting down", name)
+        authorizer = self.endpoint.authorizer
+        if authorizer is None:
+            self._start(request)
+            return
+        if self._checks is None:
+            self._checks = {}
+        self._checks[name] = asyncio.create_task(
+            self._authorize(authorizer, request), name=f"/ws authorization of {name}"
+        )
+
+    async def _authorize(self, authorizer: Authorizer, request: Subscribe) -> None:
+        """Starts the subscription once its authorizing read succeeds; else the refusal."""
+        name = request.id
+        try:
+            await authorizer(request.event_filter, metadata=self._credentials)
+        except aio.AioRpcError as error:
+            if self._checks is not None:
+                self._checks.pop(name, None)
+            code, close = _refusal(error.code())
+            self.send(error_text(code, error.details() or code.value, name), "error")
+            if close:
+                self.close(UNAUTHENTICATED, "unauthenticated: connect with good credentials")
+            return
+        if self._checks is None:  # the connection ended meanwhile
+            return
+        del self._checks[name]
+        try:
+            self._start(request)
+        except ClientError as refused:
+            self.send(refused.text(), "error")
+
+    def _start(self, request: Subscribe) -> None:
+        """Starts an accepted subscription: `subscribed`, then its events."""
+        name = request.id
+        subscriptions = self._subscriptions
+        if subscriptions is None:
+            subscriptions = self._subscriptions = {}
         subscriber = _Subscriber(self, name)
         try:
             subscriber.subscription = self.endpoint.bus.push(
@@ -235,6 +309,21 @@ class EventConnection(WireProtocol):
         """The bus dropped the subscription `name` after delivering what it held."""
         self.send(error_text(ErrorCode.SLOW_CONSUMER, str(error), name), "error")
         self.close(SLOW_CONSUMER, f"slow consumer: resume after {error.last_delivered}")
+
+
+def _refusal(code: grpc.StatusCode) -> tuple[ErrorCode, bool]:
+    """The `error` code of a failed authorizing read, and whether the connection closes."""
+    match code:
+        case grpc.StatusCode.UNAUTHENTICATED:
+            return ErrorCode.UNAUTHENTICATED, True
+        case grpc.StatusCode.PERMISSION_DENIED:
+            return ErrorCode.FORBIDDEN, False
+        case grpc.StatusCode.NOT_FOUND:
+            return ErrorCode.NOT_FOUND, False
+        case grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return ErrorCode.RATE_LIMITED, False
+        case _:
+            return ErrorCode.UNAVAILABLE, False
 
 
 class _Subscriber:

@@ -75,7 +75,16 @@ class ErrorCode(StrEnum):
     SLOW_CONSUMER = "SLOW_CONSUMER"
     """The client fell too far behind; the hub closes the connection (4000) next."""
     UNAVAILABLE = "UNAVAILABLE"
-    """The hub is shutting down and takes no new subscription."""
+    """The hub is shutting down and takes no new subscription, or a backend cannot answer."""
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    """Authentication is on and the handshake carried no good credentials (`Authorization`
+    header, or `access_token` query parameter); the hub closes the connection (4401) next."""
+    FORBIDDEN = "FORBIDDEN"
+    """The caller may not read, so may not follow, the user or mindmap subscribed to."""
+    NOT_FOUND = "NOT_FOUND"
+    """With authentication on: the user or mindmap subscribed to does not exist."""
+    RATE_LIMITED = "RATE_LIMITED"
+    """The caller's rate limit is reached; subscribe again later."""
 
 
 CLIENT_SCHEMAS: dict[str, dict[str, Any]] = {

@@ -23,7 +23,8 @@ Flow control: the transport tells when its write buffer passes its high-water ma
 input is not read either, so a client that sends but never reads cannot make the hub buffer
 answers without bound.
 
-Subclasses implement `opened`, `received`, `received_binary`, `writable_again` and `ended`.
+Subclasses implement `handshake`, `opened`, `received`, `received_binary`, `writable_again`
+and `ended`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class WireProtocol(asyncio.Protocol):
 
     # What subclasses do.
 
+    def handshake(self, request: Request) -> None:
+        """The client's opening request, before it is answered (its headers, its path)."""
+
     def opened(self) -> None:
         """The handshake is complete."""
 
@@ -104,6 +108,12 @@ class WireProtocol(asyncio.Protocol):
 
     def ended(self) -> None:
         """No message goes either way any more (called once)."""
+
+    def client_address(self) -> str:
+        """The client's address ("" if unknown)."""
+        transport = self._transport
+        peer = None if transport is None else transport.get_extra_info("peername")
+        return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
     # Writing.
 
@@ -190,6 +200,7 @@ class WireProtocol(asyncio.Protocol):
     # Inside.
 
     def _handshake(self, request: Request) -> None:
+        self.handshake(request)
         conn = self.conn
         response = conn.accept(request)
         conn.send_response(response)
