@@ -73,6 +73,7 @@ from hub.health import HealthServicer
 from hub.observability.logging import AccessLog
 from hub.observability.metrics import GrpcServer
 from hub.observability.stack import Observability
+from hub.policies.breaker import CircuitBreaker
 from hub.policies.caching import stop_following
 from hub.policies.setup import build_policies, raise_if_any
 from hub.storage.sqlite import SqliteStore
@@ -204,6 +205,11 @@ def _bind(address: str) -> socket.socket:
     return bound
 
 
+def _state_number(breaker: CircuitBreaker) -> int:
+    """A breaker's state as its metric shows it."""
+    return breaker.state.value
+
+
 def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
     """The REST routes of the backend services that `gateway.routes` exposes. Raises
     `ConfigError` naming each configured method that exposes no route (a misspelt path)."""
@@ -297,6 +303,14 @@ class Hub:
                 {WEBSOCKET_PATH: self.websocket.stats},
                 span_exporter=span_exporter,
                 access_log=access_log,
+            )
+            caching = self.policies.caching
+            self.observability.watch_policies(
+                {
+                    service: functools.partial(_state_number, breaker)
+                    for service, breaker in self.policies.breakers.items()
+                },
+                None if caching is None else caching.cache.stats,
             )
         self._store_open = False
 

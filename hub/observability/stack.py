@@ -25,6 +25,7 @@ from hub.observability.grpc import ServerObservability
 from hub.observability.grpc_client import ClientObservability
 from hub.observability.logging import AccessLog
 from hub.observability.metrics import GrpcServer, HubMetrics, metrics_app
+from hub.observability.policies import CacheCounts, PoliciesCollector
 from hub.observability.system import NetworkCounter, register_system
 from hub.observability.tracing import Tracing
 
@@ -68,6 +69,14 @@ class Observability:
             observers=() if self.tracing is None else (self.tracing.delivered,),
         )
         self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
+
+    def watch_policies(
+        self,
+        breakers: Mapping[str, Callable[[], int]],
+        cache: Callable[[], CacheCounts] | None,
+    ) -> None:
+        """Exports the policies' state (`hub.observability.policies`)."""
+        self.registry.register(PoliciesCollector(breakers, cache))
 
     @property
     def metrics_path(self) -> str:

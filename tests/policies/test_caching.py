@@ -26,6 +26,7 @@ from hub.contracts.user.v1.user_pb2 import (
     User,
 )
 from hub.testing import RunningHub, harness_settings, running_hub
+from tests.observability.scrape import scrape
 from tests.policies.tokens import SECRET, hs256
 
 CACHING = {
@@ -72,6 +73,11 @@ async def test_a_repeated_read_is_answered_from_the_cache_by_every_front_end(
     assert first == second
     assert "Ada" == over_rest.json()["displayName"]
     assert 2 == _hits(hub) - before
+    metrics = await scrape(hub)  # hits and misses are metrics too
+    assert (_hits(hub), 1.0) == (
+        metrics.value("hub_cache_hits_total"),
+        metrics.value("hub_cache_entries"),
+    )
 
 
 async def test_rest_sets_cache_control_and_answers_if_none_match_with_304(
@@ -122,9 +128,9 @@ async def test_after_an_acknowledged_write_no_front_end_returns_the_old_value(
 async def test_concurrent_readers_never_see_a_value_older_than_the_last_acknowledged_write(
     hub: RunningHub,
 ) -> None:
-    """One writer renames the user 40 times (over gRPC and REST in turn); readers over REST
-    and gRPC read all along. Every read that starts after write n was acknowledged returns
-    version n or later."""
+    """One writer renames the user 40 times (over gRPC, REST and GraphQL in turn); readers
+    over REST, gRPC and GraphQL read all along. Every read that starts after write n was
+    acknowledged returns version n or later."""
     user_id = await _user(hub, "v0")
     acknowledged: list[tuple[float, int]] = [(time.monotonic(), 0)]
     reads: list[tuple[float, int]] = []
@@ -135,7 +141,19 @@ async def test_concurrent_readers_never_see_a_value_older_than_the_last_acknowle
         async def write() -> None:
             for version in range(1, 41):
                 mask = FieldMask(paths=["display_name"])
-                if version % 2:
+                if version % 3 == 0:
+                    mutation = """mutation($id: ID!, $name: String!) {
+                      updateUser(input: {id: $id, displayName: $name}) { user { id } }
+                    }"""
+                    answer = await http.post(
+                        hub.graphql_url,
+                        json={
+                            "query": mutation,
+                            "variables": {"id": user_id, "name": f"v{version}"},
+                        },
+                    )
+                    assert "errors" not in answer.json(), answer.text
+                elif version % 2:
                     await hub.users.UpdateUser(
                         UpdateUserRequest(
                             user=User(id=user_id, display_name=f"v{version}"), update_mask=mask
@@ -151,16 +169,20 @@ async def test_concurrent_readers_never_see_a_value_older_than_the_last_acknowle
                 acknowledged.append((time.monotonic(), version))
             done.set()
 
-        async def read(over_rest: bool) -> None:
+        async def read(over: str) -> None:
+            query = {"query": f'{{ user(id: "{user_id}") {{ displayName }} }}'}
             while not done.is_set():
                 started = time.monotonic()
-                if over_rest:
+                if over == "rest":
                     name = (await http.get(f"/api/v1/users/{user_id}")).json()["displayName"]
+                elif over == "graphql":
+                    answer = (await http.post(hub.graphql_url, json=query)).json()
+                    name = answer["data"]["user"]["displayName"]
                 else:
                     name = (await hub.users.GetUser(GetUserRequest(id=user_id))).user.display_name
                 reads.append((started, int(name[1:])))
 
-        await asyncio.gather(write(), read(True), read(False), read(True), read(False))
+        await asyncio.gather(write(), read("rest"), read("grpc"), read("graphql"), read("rest"))
 
     stale = [
         (started, seen, latest)
@@ -233,3 +255,15 @@ async def test_a_write_made_elsewhere_reaches_the_cache_through_its_event(
         await asyncio.sleep(0.025)
 
     assert "Ada L." == seen[-1]
+
+
+async def test_graphql_reads_are_answered_from_the_cache_too(hub: RunningHub) -> None:
+    user_id = await _user(hub)
+    query = {"query": f'{{ user(id: "{user_id}") {{ displayName }} }}'}
+    async with httpx.AsyncClient() as http:
+        first = (await http.post(hub.graphql_url, json=query)).json()
+        before = _hits(hub)
+        second = (await http.post(hub.graphql_url, json=query)).json()
+
+    assert first == second == {"data": {"user": {"displayName": "Ada"}}}
+    assert 1 == _hits(hub) - before

@@ -24,6 +24,7 @@ from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, Us
 from hub.frontends.rpc_error import RpcFailure
 from hub.policies.breaker import BreakerState
 from hub.testing import RunningHub, running_hub
+from tests.observability.scrape import scrape
 
 MINDMAPS = "hub.mindmap.v1.MindmapService"
 OPEN_SECONDS = 1.0
@@ -78,9 +79,11 @@ async def test_an_open_breaker_refuses_grpc_calls_at_once_while_others_serve(
 ) -> None:
     user_id, mindmap_id = await _seed(hub)
 
+    closed = await scrape(hub)
     before = await _open_the_breaker(hub, mindmap_id)
     refused = await _failure(hub.mindmaps.GetMindmap(GetMindmapRequest(id=mindmap_id)))
     user = await hub.users.GetUser(GetUserRequest(id=user_id))
+    opened = await scrape(hub)
 
     # Before it opens, the calls fail as the backend's absence makes them fail.
     assert ["UNAVAILABLE:"] * 3 == before
@@ -93,6 +96,13 @@ async def test_an_open_breaker_refuses_grpc_calls_at_once_while_others_serve(
     assert refused.retry_delay_seconds is not None
     assert 0 < refused.retry_delay_seconds <= OPEN_SECONDS
     assert "Ada" == user.user.display_name
+    # The state as a metric: 0 closed, 1 open.
+    state = "hub_circuit_breaker_state"
+    assert (0.0, 1.0, 0.0) == (
+        closed.value(state, service=MINDMAPS),
+        opened.value(state, service=MINDMAPS),
+        opened.value(state, service="hub.user.v1.UserService"),
+    )
 
 
 async def test_an_open_breaker_answers_rest_with_503_and_retry_after(hub: RunningHub) -> None:

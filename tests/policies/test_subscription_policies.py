@@ -144,3 +144,28 @@ async def test_watch_events_follows_what_the_caller_may_read(hub: RunningHub) ->
         (grpc.StatusCode.UNAUTHENTICATED, "CREDENTIALS_MISSING"),
         (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
     ] == [(failure.code, failure.reason) for failure in failures]
+
+
+async def test_a_ws_subscription_to_a_mindmap_whose_backend_breaker_is_open_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    gateway = {
+        **AUTH,
+        "policies": ["authentication", "circuit_breaking"],
+        "circuit_breaking": {"consecutive_failures": 1, "open_seconds": 30},
+    }
+    async with running_hub(tmp_path, api_gateway=gateway) as hub:
+        ada, _ = await _users(hub)
+        await hub.hub.stop_backend("mindmap-service")
+        client = await connect(hub.ws_url, additional_headers=_bearer(ada))
+        answers = []
+        for name in ("first", "second"):  # the first failure opens the breaker
+            await client.send(
+                {"type": "subscribe", "id": name, "channel": "mindmap", "mindmapId": "m1"}
+            )
+            answers.append(await client.receive())
+        await client.ping()
+        await client.connection.close()
+
+    assert [("error", "UNAVAILABLE")] * 2 == [(a["type"], a["code"]) for a in answers]
+    assert "circuit open" in answers[1]["message"]
