@@ -371,6 +371,7 @@ class Hub:
             )
         self.websocket.authorizer = authorizer
         self._frontend = GrpcFrontend(self._client, bus=self.bus, authorizer=authorizer)
+        self._frontend.watch_breakers(self.policies.breakers)
         self._front_server = aio.server(
             interceptors=self._server_interceptors("frontend"), options=server_options(max_bytes)
         )

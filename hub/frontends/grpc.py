@@ -15,8 +15,10 @@ Given the hub's event bus, it also serves `hub.events.v1.EventService` itself (g
 events are not a backend's, so there is nothing to forward.
 
 Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name) that
-mirrors the backend's own health service, EventService SERVING while the front end runs, and
-the overall status `""`, SERVING only while every backend is. `drain()` turns them all
+mirrors the backend's own health service, and is NOT_SERVING too while the service's circuit
+breaker is open (half-open reports SERVING again, so that traffic comes back to probe it);
+EventService SERVING while the front end runs; the overall status `""`, SERVING only while
+every backend is. `drain()` turns them all
 NOT_SERVING for good and ends the open event streams, before the server stops.
 """
 
@@ -24,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 import grpc
 from grpc import aio
@@ -39,6 +42,7 @@ from hub.frontends.grpc_events import SERVICE_NAME as EVENTS_SERVICE
 from hub.frontends.grpc_events import EventStreams
 from hub.frontends.subscriptions import Authorizer
 from hub.health import HealthServicer
+from hub.policies.breaker import BreakerState, CircuitBreaker
 from hub.principal import GATEWAY_PREFIX, PEER_KEY, peer_host
 from hub.rpcstatus import STATUS_DETAILS_KEY
 
@@ -144,6 +148,11 @@ class GrpcFrontend:
             (descriptor.full_name for descriptor in SERVICE_DESCRIPTORS.values()), False
         )
         self._mirrors: list[asyncio.Task[None]] = []
+        self._tripped: dict[str, bool] = dict.fromkeys(self._serving, False)
+        """Services whose circuit breaker is open."""
+        self._reports: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._drained = False
 
     def add_to_server(self, server: aio.Server) -> None:
         """Registers the forwarded services, health and reflection on `server`."""
@@ -184,12 +193,16 @@ class GrpcFrontend:
     async def drain(self) -> None:
         """Reports NOT_SERVING from now on, for every service, ends the open event streams
         (UNAVAILABLE: clients resume elsewhere or later) and stops following backends."""
+        self._drained = True
         await self._health.enter_graceful_shutdown()
         if self._events is not None:
             self._events.drain()
-        for task in self._mirrors:
+        for timer in self._timers:
+            timer.cancel()
+        tasks = [*self._mirrors, *self._reports]
+        for task in tasks:
             task.cancel()
-        for task in self._mirrors:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._mirrors = []
@@ -206,7 +219,33 @@ class GrpcFrontend:
             await self._set(service, False)
             await asyncio.sleep(_HEALTH_RETRY_SECONDS)
 
+    def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        """Reports each service NOT_SERVING while its breaker (by service name) is open."""
+        for service, breaker in breakers.items():
+            breaker.on_change(functools.partial(self._breaker_changed, service, breaker))
+
+    def _breaker_changed(self, service: str, breaker: CircuitBreaker, state: BreakerState) -> None:
+        if self._drained:
+            return
+        self._tripped[service] = state is BreakerState.OPEN
+        if state is BreakerState.OPEN:
+            # An open breaker turns half-open when read after its open time: read it then,
+            # so that health says SERVING again without waiting for traffic.
+            loop = asyncio.get_running_loop()
+            self._timers.append(loop.call_later(breaker.open_for, lambda: breaker.state))
+        report = asyncio.get_running_loop().create_task(
+            self._report(service), name=f"health report of {service}"
+        )
+        self._reports.add(report)
+        report.add_done_callback(self._reports.discard)
+
     async def _set(self, service: str, serving: bool) -> None:
         self._serving[service] = serving
-        await self._health.set(service, SERVING if serving else NOT_SERVING)
-        await self._health.set("", SERVING if all(self._serving.values()) else NOT_SERVING)
+        await self._report(service)
+
+    async def _report(self, service: str) -> None:
+        def up(name: str) -> bool:
+            return self._serving[name] and not self._tripped.get(name, False)
+
+        await self._health.set(service, SERVING if up(service) else NOT_SERVING)
+        await self._health.set("", SERVING if all(map(up, self._serving)) else NOT_SERVING)

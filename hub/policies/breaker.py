@@ -83,6 +83,18 @@ class CircuitBreaker:
         self._bucket_seconds = settings.window_seconds / _BUCKETS
         self._window: deque[list[int]] = deque()
         """[bucket index, calls, failures] of the buckets within the window, oldest first."""
+        self._listeners: list[Callable[[BreakerState], None]] = []
+
+    def on_change(self, listener: Callable[[BreakerState], None]) -> None:
+        """Calls `listener` with the new state at every change (for health)."""
+        self._listeners.append(listener)
+
+    @property
+    def open_for(self) -> float:
+        """Seconds until an open breaker lets probes through (0 when not open)."""
+        if self.state is not BreakerState.OPEN:
+            return 0.0
+        return max(self._settings.open_seconds - (self._clock() - self._opened_at), 0.0)
 
     @property
     def state(self) -> BreakerState:
@@ -93,6 +105,7 @@ class CircuitBreaker:
         ):
             self._state = BreakerState.HALF_OPEN
             self._run = self._probes = 0
+            self._changed()
         return self._state
 
     def admit(self) -> None:
@@ -102,8 +115,7 @@ class CircuitBreaker:
             case BreakerState.CLOSED:
                 return
             case BreakerState.OPEN:
-                left = self._settings.open_seconds - (self._clock() - self._opened_at)
-                raise BreakerOpen(self.name, max(left, 0.0))
+                raise BreakerOpen(self.name, self.open_for)
             case BreakerState.HALF_OPEN:
                 if self._probes >= self._settings.half_open_probes:
                     # Probes are out; others may go once they have answered.
@@ -157,8 +169,14 @@ class CircuitBreaker:
         self._opened_at = self._clock()
         self._run = self._probes = 0
         self._window.clear()
+        self._changed()
 
     def _close(self) -> None:
         self._state = BreakerState.CLOSED
         self._run = self._probes = 0
         self._window.clear()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener(self._state)

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from hub.frontends.grpc_events import SERVICE_NAME as EVENTS
+from hub.policies.breaker import BreakerSettings, BreakerState, CircuitBreaker
 from hub.testing import RunningHub
 from tests.frontends.conftest import MINDMAPS, NOT_SERVING, SERVING, USERS, Forwarding
 from tests.frontends.conftest import wait_for_status as wait_for
@@ -129,3 +130,26 @@ async def test_reflection_resolves_the_proto_file(
     ]
     assert file == protos[0].name
     assert [symbol.rsplit(".", 1)[1]] == [service.name for service in protos[0].service]
+
+
+async def test_a_service_is_not_serving_while_its_circuit_breaker_is_open(
+    forwarding: Forwarding,
+) -> None:
+    """Its backend healthy, a service whose breaker opens reports NOT_SERVING (and so does
+    the overall status); once the open time is over, half-open, SERVING again, without any
+    traffic needed to notice."""
+    front = forwarding.front
+    breaker = CircuitBreaker(
+        "mindmap-service", BreakerSettings(consecutive_failures=1, open_seconds=0.3)
+    )
+    front.frontend.watch_breakers({MINDMAPS: breaker})
+    await wait_for(front.health, "", SERVING)
+
+    breaker.admit()
+    breaker.record(success=False)
+    await wait_for(front.health, MINDMAPS, NOT_SERVING)
+    tripped = [await _check(front.health, ""), await _check(front.health, USERS)]
+    await wait_for(front.health, MINDMAPS, SERVING)
+
+    assert [NOT_SERVING, SERVING] == tripped
+    assert BreakerState.HALF_OPEN == breaker.state
