@@ -141,3 +141,71 @@ async def test_answers_about_the_request_do_not_open_it(hub: RunningHub) -> None
         assert grpc.StatusCode.NOT_FOUND == failure.code
 
     assert BreakerState.CLOSED == _state(hub)
+
+
+async def test_under_load_an_outage_opens_the_breaker_spares_users_and_loses_nothing(
+    hub: RunningHub,
+) -> None:
+    """Readers of users and of mindmaps run throughout; the mindmap backend stops and comes
+    back. While it is down the user backend answers every call, and once the breaker is
+    open every mindmap call is refused as CIRCUIT_OPEN (its latency: bench policies); after
+    the restart the breaker closes and every mindmap written before is there."""
+    user_id, _ = await _seed(hub)
+    written = [
+        (
+            await hub.mindmaps.CreateMindmap(
+                CreateMindmapRequest(mindmap=Mindmap(owner_id=user_id, title=f"map {n}"))
+            )
+        ).mindmap.id
+        for n in range(20)
+    ]
+    phase = "before"
+    outcomes: dict[str, list[str]] = {"users": [], "mindmaps": []}
+    stop = asyncio.Event()
+
+    async def read_users() -> None:
+        while not stop.is_set():
+            started = phase  # outcomes are filed under the phase their call began in
+            try:
+                await hub.users.GetUser(GetUserRequest(id=user_id))
+                outcomes["users"].append(f"{started}:OK")
+            except aio.AioRpcError as error:
+                outcomes["users"].append(f"{started}:{error.code().name}")
+
+    async def read_mindmaps() -> None:
+        while not stop.is_set():
+            started = phase
+            try:
+                await hub.mindmaps.GetMindmap(GetMindmapRequest(id=written[0]))
+                outcomes["mindmaps"].append(f"{started}:OK")
+            except aio.AioRpcError as error:
+                outcomes["mindmaps"].append(f"{started}:{RpcFailure.from_error(error).reason}")
+            await asyncio.sleep(0)
+
+    changes = {state: asyncio.Event() for state in BreakerState}
+    hub.hub.policies.breakers[MINDMAPS].on_change(lambda state: changes[state].set())
+    async with asyncio.TaskGroup() as readers:
+        for read in (read_users, read_users, read_mindmaps):
+            readers.create_task(read())
+        await asyncio.sleep(0.2)
+        phase = "outage"
+        await hub.hub.stop_backend("mindmap-service")
+        async with asyncio.timeout(10):
+            await changes[BreakerState.OPEN].wait()
+        phase = "open"
+        await asyncio.sleep(0.3)
+        phase = "after"
+        await hub.hub.restart_backend("mindmap-service")
+        async with asyncio.timeout(30):
+            await changes[BreakerState.CLOSED].wait()  # a probe succeeded
+        stop.set()
+    titles = [
+        (await hub.mindmaps.GetMindmap(GetMindmapRequest(id=mindmap_id))).mindmap.title
+        for mindmap_id in written
+    ]
+
+    assert {"OK"} == {outcome.split(":")[1] for outcome in outcomes["users"]}
+    assert any(outcome.startswith("outage:") for outcome in outcomes["users"])
+    refused_while_open = {o.split(":")[1] for o in outcomes["mindmaps"] if o.startswith("open:")}
+    assert {"CIRCUIT_OPEN"} == refused_while_open
+    assert [f"map {n}" for n in range(20)] == titles
