@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import websockets
+from grpc import aio
 from websockets.typing import Subprotocol
 
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
@@ -127,3 +128,35 @@ async def test_a_subscription_to_someone_elses_events_is_forbidden(tmp_path: Pat
             refused = json.loads(await ws.recv())
 
     assert ("error", "FORBIDDEN") == (refused["type"], refused["payload"][0]["extensions"]["code"])
+
+
+class Deadlines(aio.UnaryUnaryClientInterceptor):
+    """Records the timeout of every backend call (a real interceptor on the hub's client)."""
+
+    def __init__(self) -> None:
+        self.seen: list[float | None] = []
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: aio.ClientCallDetails, request: Any
+    ) -> Any:
+        self.seen.append(client_call_details.timeout)
+        return await continuation(client_call_details, request)
+
+
+async def test_graphql_requests_carry_their_deadline_to_the_backend(tmp_path: Path) -> None:
+    """`X-Request-Timeout` (as over REST) is the backend call's deadline, capped by
+    `http.max_timeout_seconds`; without it, `http.default_timeout_seconds`."""
+    deadlines = Deadlines()
+    async with running_hub(
+        tmp_path, client_interceptors=[deadlines], http={"max_timeout_seconds": 60}
+    ) as hub:
+        ada = await _user(hub, "ada")
+        deadlines.seen.clear()  # the creation's, over gRPC without a deadline
+        query = {"query": f'{{ user(id: "{ada}") {{ displayName }} }}'}
+        async with httpx.AsyncClient() as http:
+            for timeout in ("2.5", None, "600"):
+                headers = {} if timeout is None else {"x-request-timeout": timeout}
+                answer = await http.post(hub.graphql_url, json=query, headers=headers)
+                assert {"user": {"displayName": "ada"}} == answer.json()["data"]
+
+    assert [2.5, 30.0, 60.0] == deadlines.seen
