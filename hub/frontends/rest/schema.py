@@ -183,7 +183,14 @@ class Schemas:
             return None
         request = route.request_descriptor
         if route.body != "*":
-            return self.field_schema(request.fields_by_name[route.body])
+            field = request.fields_by_name[route.body]
+            if route.http_method == "PATCH" and field.message_type is not None:
+                # A partial update (transcode.py): every field may be left out.
+                self.message_ref(field.message_type)
+                partial = self._without(field.message_type, [])
+                partial.pop("required", None)
+                return partial
+            return self.field_schema(field)
         self.message_ref(request)
         paths = [variable.field_path for variable in route.template.variables]
         return self._without(request, paths)

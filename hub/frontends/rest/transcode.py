@@ -7,6 +7,11 @@ the path may come from the query string (`a.b=1`, repeated fields by repeating t
 All of it goes through one `json_format.ParseDict`, so the proto3 JSON mapping applies to
 every source alike: lowerCamelCase or original names, int64 as strings, enums by name,
 Timestamps as RFC 3339, and integral floats such as `25.0` for integer fields.
+
+PATCH is a partial update, as in grpc-gateway: when the request has a `FieldMask` field and
+the query sets none, the mask is the top-level fields the JSON body names (less the fields
+the path sets, `etag`, and output-only fields), so `PATCH /api/v1/users/{id}` with
+`{"displayName": "Ada"}` changes the display name and nothing else.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import google.api.field_behavior_pb2 as field_behavior_pb2
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 
 from hub.frontends.rest.jsonforms import is_scalar_message
 from hub.frontends.rest.routes import HttpRoute
 from hub.frontends.rpc_error import FieldProblem
+from hub.rules import behaviors
 
 _FAILED_FIELD = re.compile(r"Failed to parse (\w+) field")
 
@@ -54,6 +62,8 @@ def build_request(route: HttpRoute, given: HttpInput) -> Message:
         field = route.request_descriptor.fields_by_name[route.body]
         document[field.json_name] = given.body
     problems = _apply_query(route, given.query, document)
+    if route.http_method == "PATCH":
+        _derive_mask(route, given.body, document)
     for name, value in given.path_params.items():
         path = _field_path(route.request_descriptor, name.split("."))
         if path is None:  # routes.py checked every variable at start-up
@@ -67,6 +77,43 @@ def build_request(route: HttpRoute, given: HttpInput) -> Message:
     except json_format.ParseError as error:
         raise BadRequest([_parse_problem(error)]) from None
     return request
+
+
+def _derive_mask(route: HttpRoute, body: Any, document: dict[str, Any]) -> None:
+    """Sets the request's field mask from the body's fields, if the query set none."""
+    request = route.request_descriptor
+    masks = [
+        field
+        for field in request.fields
+        if field.message_type is not None
+        and field.message_type.full_name == FieldMask.DESCRIPTOR.full_name
+    ]
+    if len(masks) != 1 or route.body in ("", "*") or not isinstance(body, dict):
+        return
+    mask = masks[0]
+    if mask.json_name in document or mask.name in document:
+        return
+    target = request.fields_by_name[route.body].message_type
+    if target is None:
+        return
+    bound = {
+        variable.field_path[1]
+        for variable in route.template.variables
+        if len(variable.field_path) == 2 and variable.field_path[0] == route.body
+    }
+    names = {field.json_name: field for field in target.fields} | {
+        field.name: field for field in target.fields
+    }
+    paths = [
+        names[key].json_name
+        for key in body
+        if key in names
+        and names[key].name not in bound
+        and names[key].name != "etag"
+        and field_behavior_pb2.OUTPUT_ONLY not in behaviors(names[key])
+    ]
+    if paths:
+        document[mask.json_name] = ",".join(paths)
 
 
 def etag_field(route: HttpRoute) -> tuple[str, ...] | None:

@@ -20,6 +20,7 @@ from hub.contracts.user.v1.user_pb2 import (
     BatchGetUsersRequest,
     CreateUserRequest,
     ListUsersRequest,
+    Plan,
     UpdateUserRequest,
     User,
 )
@@ -60,6 +61,48 @@ def test_body_field_becomes_that_field() -> None:
     built = _build("CreateUser", body={"email": "ada@example.com", "display_name": "Ada"})
 
     assert CreateUserRequest(user=User(email="ada@example.com", display_name="Ada")) == built
+
+
+def test_patch_derives_the_mask_from_the_fields_the_body_names() -> None:
+    """PATCH is a partial update: without `updateMask`, the mask is the body's top-level
+    fields, less the one the path sets, `etag` and output-only fields."""
+    built = _build(
+        "UpdateUser",
+        http_method="PATCH",
+        path={"user.id": "u-1"},
+        body={
+            "displayName": "Ada",
+            "plan": "PLAN_PRO",
+            "id": "u-1",
+            "etag": "e",
+            "createTime": None,
+        },
+    )
+
+    expected = UpdateUserRequest(
+        user=User(id="u-1", display_name="Ada", plan=Plan.PLAN_PRO, etag="e"),
+        update_mask=FieldMask(paths=["display_name", "plan"]),
+    )
+    assert expected == built
+
+
+def test_patch_keeps_a_mask_the_query_sets_and_put_derives_none() -> None:
+    patched = _build(
+        "UpdateUser",
+        http_method="PATCH",
+        path={"user.id": "u-1"},
+        body={"displayName": "Ada", "email": "ada@example.com"},
+        query=[("updateMask", "email")],
+    )
+    put = _build(
+        "UpdateUser",
+        http_method="PUT",
+        path={"user.id": "u-1"},
+        body={"displayName": "Ada", "email": "ada@example.com"},
+    )
+
+    assert ["email"] == list(patched.update_mask.paths)  # type: ignore[attr-defined]
+    assert [] == list(put.update_mask.paths)  # type: ignore[attr-defined]
 
 
 def test_path_variable_wins_over_the_body() -> None:
