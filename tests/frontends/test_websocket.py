@@ -69,15 +69,6 @@ async def _until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.005)
 
 
-async def _published(running: RunningHub) -> None:
-    """Returns once every committed event is on the bus (the relay publishes after the
-    write returns): a subscription from now on then gets only the events of later writes."""
-    committed = await running.hub.store.read_outbox(running.hub.bus.last_id, 10_000)
-    if committed:
-        last = committed[-1].id
-        await _until(lambda: running.hub.bus.last_id >= last)
-
-
 def _ids(events: list[dict[str, Any]]) -> list[int]:
     return [int(event["id"]) for event in events]
 
@@ -100,7 +91,7 @@ async def test_writes_over_grpc_and_rest_arrive_once_in_order(running: RunningHu
     REST), each once, in id order; a mindmap subscription on the same connection gets that
     mindmap's only (`since: 0`: every retained one)."""
     user_id = await _user(running)
-    await _published(running)
+    await running.published_event_id()
     before = running.hub.websocket.stats()
     client = await connect(running.ws_url)
     await client.subscribe("mine", user_id=user_id)
@@ -157,7 +148,7 @@ async def test_resume_after_100_writes_delivers_exactly_the_missed_ones(
     """Subscribe, read, disconnect, 100 writes, reconnect with the last id: exactly those 100
     events, in order, then live ones without a duplicate at the seam."""
     user_id = await _user(running)
-    await _published(running)
+    await running.published_event_id()
     first = await connect(running.ws_url)
     await first.subscribe("s", user_id=user_id)
     await _rename(running, user_id, "seen")
@@ -190,7 +181,7 @@ async def test_a_resume_point_no_longer_retained_is_reported(tmp_path: Path) -> 
         user_id = await _user(running)
         for number in range(9):
             await _rename(running, user_id, f"name {number}")
-        await _published(running)
+        await running.published_event_id()
         client = await connect(running.ws_url)
         listener = await connect(running.ws_url)
         await listener.subscribe("live", user_id=user_id)
@@ -273,7 +264,7 @@ async def test_duplicate_and_ended_subscriptions(running: RunningHub) -> None:
     """An active id cannot be subscribed again; after `unsubscribed` no event of it comes
     (a second subscription witnesses the event it would have had), and the id is free again."""
     user_id = await _user(running)
-    await _published(running)
+    await running.published_event_id()
     client = await connect(running.ws_url)
     await client.subscribe("s", user_id=user_id)
     await client.subscribe("witness", user_id=user_id)
@@ -400,7 +391,7 @@ async def test_a_slow_consumer_is_closed_with_4000_without_delaying_others(
             CreateMindmapRequest(mindmap=Mindmap(owner_id=user_id, title="Big"))
         )
         mindmap_id = created.mindmap.id
-        await _published(running)
+        await running.published_event_id()
         others = bus.stats().subscriptions  # the hub's own (business metrics)
         slow = await _slow_client(running.ws_url)
         await slow.subscribe("s", mindmap_id=mindmap_id)
