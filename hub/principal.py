@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+AUTHORIZATION_KEY = "authorization"
+"""The metadata key (and HTTP header) of a caller's credentials, which the gateway's
+authentication replaces with the principal."""
 GATEWAY_PREFIX = "x-hub-"
 """Metadata keys the gateway sets; front ends drop those a client sends."""
 PEER_KEY = "x-hub-peer"

@@ -78,7 +78,7 @@ class Relay:
         """A write of this process committed event `event_id`: relay it now."""
         if event_id > self._published:
             self._unpublished.append((event_id, time.monotonic()))
-        self._wake.set()
+        self.nudge()
 
     def stats(self) -> RelayStats:
         """Pending local events and the relay's lag, for metrics."""

@@ -38,7 +38,7 @@ from hub.contracts.events.v1.events_pb2 import WatchEventsRequest, WatchEventsRe
 from hub.errors import FieldViolation
 from hub.events.bus import EventBus, EventFilter, ResumeTooOld, SlowConsumer, Subscription
 from hub.frontends.subscriptions import Authorizer
-from hub.principal import PEER_KEY, peer_host
+from hub.principal import AUTHORIZATION_KEY, PEER_KEY, peer_host
 from hub.rpcstatus import STATUS_DETAILS_KEY, abort, bad_request, status
 from hub.rules import check
 from hub.subjects import mindmap_subject
@@ -116,7 +116,7 @@ async def _authorize(authorizer: Authorizer, wanted: EventFilter, context: _Cont
     metadata = [
         (key, value)
         for key, value in context.invocation_metadata() or ()
-        if key == "authorization" and isinstance(value, str)
+        if key == AUTHORIZATION_KEY and isinstance(value, str)
     ]
     metadata.append((PEER_KEY, peer_host(context.peer())))
     try:

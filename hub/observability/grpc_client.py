@@ -81,13 +81,27 @@ def _finish(method: Method, span: Span | None, code: grpc.StatusCode, start: flo
         span.end()
 
 
-class _ObservedUnaryUnary(aio.UnaryUnaryMultiCallable[Any, Any]):
-    def __init__(
-        self, inner: aio.UnaryUnaryMultiCallable[Any, Any], owner: ClientObservability, path: str
-    ) -> None:
+class _Observing:
+    """What the observed multicallables share: their method's metrics and span data, and
+    how a call starts (counted, with the trace context and request id in its metadata)."""
+
+    _kind: str
+
+    def __init__(self, inner: Any, owner: ClientObservability, path: str) -> None:
         self._inner = inner
         self._owner = owner
-        self._method = owner.method("unary", path)
+        self._method = owner.method(self._kind, path)
+
+    def _start(self, request: Any, **options: Any) -> tuple[Any, Span | None]:
+        method = self._method
+        method.metrics.started.inc()
+        method.metrics.sent.inc()
+        options["metadata"], span = self._owner.outgoing(options.get("metadata"), method)
+        return self._inner(request, **options), span
+
+
+class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
+    _kind = "unary"
 
     def __call__(
         self,
@@ -99,11 +113,7 @@ class _ObservedUnaryUnary(aio.UnaryUnaryMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryUnaryCall[Any, Any]:
-        method = self._method
-        method.metrics.started.inc()
-        method.metrics.sent.inc()
-        metadata, span = self._owner.outgoing(metadata, method)
-        call = self._inner(
+        call, span = self._start(
             request,
             timeout=timeout,
             metadata=metadata,
@@ -111,7 +121,7 @@ class _ObservedUnaryUnary(aio.UnaryUnaryMultiCallable[Any, Any]):
             wait_for_ready=wait_for_ready,
             compression=compression,
         )
-        return _ObservedCall(call, method, span)
+        return _ObservedCall(call, self._method, span)
 
 
 class _Delegating:
@@ -188,13 +198,8 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
         _finish(self._method, self._span, code, self._start)
 
 
-class _ObservedUnaryStream(aio.UnaryStreamMultiCallable[Any, Any]):
-    def __init__(
-        self, inner: aio.UnaryStreamMultiCallable[Any, Any], owner: ClientObservability, path: str
-    ) -> None:
-        self._inner = inner
-        self._owner = owner
-        self._method = owner.method("server_stream", path)
+class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
+    _kind = "server_stream"
 
     def __call__(
         self,
@@ -206,11 +211,7 @@ class _ObservedUnaryStream(aio.UnaryStreamMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryStreamCall[Any, Any]:
-        method = self._method
-        method.metrics.started.inc()
-        method.metrics.sent.inc()
-        metadata, span = self._owner.outgoing(metadata, method)
-        call = self._inner(
+        call, span = self._start(
             request,
             timeout=timeout,
             metadata=metadata,
@@ -218,7 +219,7 @@ class _ObservedUnaryStream(aio.UnaryStreamMultiCallable[Any, Any]):
             wait_for_ready=wait_for_ready,
             compression=compression,
         )
-        return _ObservedStream(call, method, span)
+        return _ObservedStream(call, self._method, span)
 
 
 class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):

@@ -81,16 +81,23 @@ class CachingPolicy:
         """A cached response as the caller expects it: bytes for a raw call, else parsed."""
         return cached if raw else self._methods[path].response.FromString(cached)
 
-    async def store(self, path: str, key: str, request: bytes, response: bytes, since: int) -> None:
+    async def store(
+        self, path: str, key: str, request: bytes | Message, response: bytes, since: int
+    ) -> None:
         """Caches the response of a read (unless a write of what it shows came meanwhile)."""
         method = self._methods[path]
-        tags = read_tags(method.service, method.request.FromString(request))
+        tags = read_tags(method.service, self._parsed(method, request))
         await self.cache.set(key, response, tags=tags, ttl=self._ttls[path], since=since)
 
-    async def written(self, path: str, request: bytes) -> None:
+    async def written(self, path: str, request: bytes | Message) -> None:
         """Invalidates what a successful write may have changed."""
         method = self._methods[path]
-        await self.cache.invalidate(write_tags(method.service, method.request.FromString(request)))
+        await self.cache.invalidate(write_tags(method.service, self._parsed(method, request)))
+
+    @staticmethod
+    def _parsed(method: _Method, request: bytes | Message) -> Message:
+        """The request as a message: parsed only when the call carried bytes (a raw call)."""
+        return method.request.FromString(request) if isinstance(request, bytes) else request
 
     async def follow(self, bus: EventBus) -> None:
         """Invalidates what each domain event changed, until cancelled (restarting after a

@@ -42,7 +42,7 @@ from hub.policies.auth import Authenticator, Unauthenticated
 from hub.policies.breaker import BreakerOpen, CircuitBreaker
 from hub.policies.caching import CachingPolicy
 from hub.policies.ratelimit import RateLimiter
-from hub.principal import GATEWAY_PREFIX, PEER_KEY, Principal
+from hub.principal import AUTHORIZATION_KEY, GATEWAY_PREFIX, PEER_KEY, Principal
 from hub.rpcstatus import client_error, retry_info, status
 
 UNHEALTHY_CODES = frozenset(
@@ -56,8 +56,6 @@ UNHEALTHY_CODES = frozenset(
 """Outcomes that count as a backend failure for its breaker."""
 
 _Continuation = Callable[[aio.ClientCallDetails, Any], Any]
-
-AUTHORIZATION_KEY = "authorization"
 
 
 def wire_path(method: str | bytes) -> str:
@@ -105,9 +103,8 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
         caching = self._caching
         if caching is None:
             return await self._call(continuation, client_call_details, request, path)
-        encoded = caching.encode(request)
         if caching.cached(path):
-            key = caching.key(path, principal, encoded)
+            key = caching.key(path, principal, caching.encode(request))
             hit = await caching.cache.get(key)
             if hit is not None:
                 return caching.answer(path, hit, raw=isinstance(request, bytes))
@@ -115,11 +112,11 @@ class PolicyInterceptor(aio.UnaryUnaryClientInterceptor):
             call = await self._call(continuation, client_call_details, request, path)
             if await call.code() == grpc.StatusCode.OK:
                 response = caching.encode(await call)
-                await caching.store(path, key, encoded, response, since)
+                await caching.store(path, key, request, response, since)
             return call
         call = await self._call(continuation, client_call_details, request, path)
         if caching.writes(path) and await call.code() == grpc.StatusCode.OK:
-            await caching.written(path, encoded)  # before the caller has the answer
+            await caching.written(path, request)  # before the caller has the answer
         return call
 
     async def _call(

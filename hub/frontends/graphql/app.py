@@ -46,11 +46,11 @@ from hub.frontends.graphql.loaders import Loaders
 from hub.frontends.graphql.schema import HubSchema
 from hub.frontends.rest.headers import read_headers
 from hub.frontends.rest.responses import HttpProblem, dump
+from hub.observability.asgi import ENDPOINT_KEY
 from hub.policies.auth import Authenticator
-from hub.principal import PEER_KEY
+from hub.principal import AUTHORIZATION_KEY, PEER_KEY
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-ENDPOINT_KEY = "hub.endpoint"
 _TOO_MANY_OPERATIONS = "Too many operations"  # strawberry's refusal of a long batch
 _TRANSPORT_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
@@ -130,7 +130,7 @@ class GraphQLApp(GraphQL[Context, None]):
             loaders=Loaders(calls, cache=cache),
             bus=self._backend.bus,
             authenticator=self._backend.authenticator,
-            authorization=dict(headers.metadata).get("authorization"),
+            authorization=dict(headers.metadata).get(AUTHORIZATION_KEY),
         )
 
     @override

@@ -73,7 +73,7 @@ from hub.frontends.websocket.messages import (
     unsubscribed_text,
 )
 from hub.frontends.websocket.wire import WireProtocol, text_frame
-from hub.principal import PEER_KEY
+from hub.principal import AUTHORIZATION_KEY, PEER_KEY
 
 WEBSOCKET_PATH = "/ws"
 GOING_AWAY = 1001
@@ -187,7 +187,7 @@ class EventConnection(WireProtocol):
         if authorization is None:
             token = parse_qs(urlsplit(request.path).query).get("access_token")
             authorization = f"Bearer {token[0]}" if token else None
-        credentials = [] if authorization is None else [("authorization", authorization)]
+        credentials = [] if authorization is None else [(AUTHORIZATION_KEY, authorization)]
         peer = self.client_address()
         self._credentials = (*credentials, (PEER_KEY, peer))
 

@@ -11,7 +11,8 @@ from starlette.types import Message
 
 from hub.client import BackendClient
 from hub.config import GraphQL, Http
-from hub.frontends.graphql.app import ENDPOINT_KEY, GRAPHQL_RESPONSE_JSON, GraphQLApp
+from hub.frontends.graphql.app import GRAPHQL_RESPONSE_JSON, GraphQLApp
+from hub.observability.asgi import ENDPOINT_KEY
 from hub.frontends.graphql.schema import build_schema
 from tests.frontends.graphql.conftest import GraphQLHub, create_user, graphql_hub
 
