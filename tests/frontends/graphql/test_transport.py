@@ -12,8 +12,8 @@ from starlette.types import Message
 from hub.client import BackendClient
 from hub.config import GraphQL, Http
 from hub.frontends.graphql.app import GRAPHQL_RESPONSE_JSON, GraphQLApp
-from hub.observability.asgi import ENDPOINT_KEY
 from hub.frontends.graphql.schema import build_schema
+from hub.observability.asgi import ENDPOINT_KEY
 from tests.frontends.graphql.conftest import GraphQLHub, create_user, graphql_hub
 
 ACCEPT_GRAPHQL = {"accept": GRAPHQL_RESPONSE_JSON}
