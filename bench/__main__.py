@@ -139,7 +139,11 @@ def main() -> int:
         "started": started.isoformat(timespec="seconds"),
         "took": took,
         "machine": asdict(machine),
-        "ratios": [row.ratio.as_json() for row in rows if row.ratio is not None],
+        "ratios": [
+            {"scenario": row.scenario, **row.ratio.as_json()}
+            for row in rows
+            if row.ratio is not None
+        ],
         "results": [
             {**outcome.as_json(), "seconds": round(seconds, 1)} for outcome, seconds in outcomes
         ],

@@ -156,12 +156,12 @@ def _launch(base: Path, sections: dict[str, Any]) -> HubProcess:
     }
     config_path = base / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    log = (base / "hub.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-        [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (base / "hub.log").open("wb") as log:  # the child writes to its own copy
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
 
 

@@ -115,9 +115,10 @@ def grpc_unary(
                 f"h2load exited with {completed.returncode}: {completed.stdout}{completed.stderr}"
             )
         confirmed = answered_ok() - before
+        rows = log.read_text().splitlines()
         latencies = sorted(
             int(micros) / 1e3
-            for _start, status, micros in (line.split("\t")[:3] for line in log.open())
+            for _start, status, micros in (row.split("\t")[:3] for row in rows)
             if status == "200"
         )
     summary = h2load_summary(completed.stdout)

@@ -90,11 +90,12 @@ class Nginx:
         folder = Path(tempfile.mkdtemp(prefix="hub-bench-nginx-"))
         address = f"127.0.0.1:{free_port()}"
         (folder / "nginx.conf").write_text(config(folder, address, upstream))
-        process = subprocess.Popen(  # noqa: S603 - a fixed program, our configuration
-            [program, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"],
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / "stderr.log").open("wb"),
-        )
+        with (folder / "stderr.log").open("wb") as log:  # the child writes to its own copy
+            process = subprocess.Popen(  # noqa: S603 - a fixed program, our configuration
+                [program, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", "stderr"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         nginx = cls(process, address, folder)
         try:
             nginx._wait_ready()
