@@ -19,7 +19,7 @@ from hub.storage.migrations import (
     migrate,
     schema_version,
 )
-from hub.storage.sqlite import SqliteStore
+from hub.storage.sqlite import BUSY_TIMEOUT_MS, SqliteStore
 from tests.storage.messages import add_mindmap, add_user, user_event
 
 
@@ -149,3 +149,30 @@ async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_reject
         await store.close()
 
     assert [1, 2] == commits
+
+
+async def test_a_read_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """Reads run on the event loop's thread, so one that waited for a write lock would stall
+    the whole hub: under WAL it never does, and sees the last committed state. Another
+    connection holds a write transaction open (an uncommitted change to the user) while the
+    store reads; a read that waited would fail with "database is locked" after the busy
+    timeout instead of answering."""
+    path = tmp_path / "hub.db"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        user = await add_user(store)
+        with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+            writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            writer.execute("BEGIN EXCLUSIVE")  # without WAL, this would lock readers out
+            writer.execute("UPDATE users SET display_name = 'uncommitted' WHERE id = ?", (user.id,))
+
+            during = await store.get_users([user.id])
+
+            writer.execute("COMMIT")
+        after = await store.get_users([user.id])
+    finally:
+        await store.close()
+
+    assert user == during[user.id]
+    assert "uncommitted" == after[user.id].display_name
