@@ -123,19 +123,21 @@ class HubProcess:
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def start_hub(**sections: Any) -> HubProcess:
+def start_hub(*, code: Path | None = None, **sections: Any) -> HubProcess:
     """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
-    `sections`: more top-level configuration sections (`observability={...}`)."""
-    return start_hubs(sections)[0]
+    `sections`: more top-level configuration sections (`observability={...}`); `code`: the
+    checkout whose `hub` package to run (default: the one installed)."""
+    return start_hubs(sections, code=code)[0]
 
 
-def start_hubs(*configurations: dict[str, Any]) -> list[HubProcess]:
+def start_hubs(*configurations: dict[str, Any], code: Path | None = None) -> list[HubProcess]:
     """Starts one hub per configuration (its extra sections, as for `start_hub`), all at
     once, and returns them once every one is healthy: their start-ups overlap."""
     hubs: list[HubProcess] = []
     try:
         for sections in configurations:
-            hubs.append(_launch(Path(tempfile.mkdtemp(prefix="hub-bench-")), sections))
+            base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+            hubs.append(_launch(base, sections, code))
         for hub in hubs:
             asyncio.run(_wait_ready(hub))
     except BaseException:
@@ -145,7 +147,7 @@ def start_hubs(*configurations: dict[str, Any]) -> list[HubProcess]:
     return hubs
 
 
-def _launch(base: Path, sections: dict[str, Any]) -> HubProcess:
+def _launch(base: Path, sections: dict[str, Any], code: Path | None) -> HubProcess:
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
@@ -161,6 +163,8 @@ def _launch(base: Path, sections: dict[str, Any]) -> HubProcess:
             [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # `python -m` looks in its working folder first, before the installed package
+            cwd=code,
         )
     return HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
 
