@@ -1,18 +1,19 @@
-"""Scenario `grpc-proxy`: the hub as a gRPC proxy, against a peer proxy doing the same hop.
+"""Scenario `grpc-proxy`: the hub as a gRPC proxy, against peer proxies doing the same hop.
 
-The peer is nginx (Debian `nginx-light`, which has the grpc module) passing every call with
-`grpc_pass` to the hub's own mindmap backend (its unix socket), in a process this scenario
-starts with a generated configuration on a free loopback port: no system service, no
-master process, one worker, no access log, upstream connections kept alive. nginx closes a
-client connection after `keepalive_requests` calls (1,000 by default) and an upstream one
-after the upstream's `keepalive_requests`, sending GOAWAY in the middle of a run; both are
-raised far beyond what a run sends.
-
-Subject: gRPC `GetMindmap` through the hub's gRPC front end (which forwards it to the same
-backend); baseline: the same call through nginx. Both sides are loaded by h2load and served
-by the same `hub serve`; the nginx side's server CPU per request is the hub's (its backend)
-plus nginx's. No goal: a reference for what a proxy hop can cost (the issue measured nginx
-at 0.72-0.80 of calling the backend directly, a plain grpc.aio forwarding proxy 0.31-0.40).
+Subject: gRPC `GetMindmap` through the hub's gRPC front end, which forwards it to the mindmap
+backend over its unix socket. Baselines, one after the other, each in front of the same
+backend of the same `hub serve`:
+- nginx (Debian `nginx-light`, which has the grpc module) passing every call with
+  `grpc_pass`, in a process this scenario starts with a generated configuration on a free
+  loopback port: no system service, no master process, one worker, no access log, upstream
+  connections kept alive. nginx closes a client connection after `keepalive_requests` calls
+  (1,000 by default) and an upstream one after the upstream's `keepalive_requests`, sending
+  GOAWAY in the middle of a run; both are raised far beyond what a run sends;
+- a plain grpc.aio forwarding proxy (bench/aioproxy.py): what the hub's hop costs at the
+  least in grpc.aio, without metadata, deadlines or observability.
+Every side is loaded by h2load; a proxy's side is charged its own CPU besides the hub's
+(its backend). No goal: references for what a proxy hop can cost (the issue measured nginx
+at 0.72-0.80 of calling the backend directly, a plain grpc.aio proxy 0.31-0.40).
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import tools
+from bench import table, tools
 from bench.hubproc import free_port, seed_mindmap, start_hub
 from bench.scenario import Options
 from bench.throughput import GRPC_THROUGH_HUB, Target, ThroughputOutcome, alternate, grpc_get
@@ -129,37 +132,105 @@ class Nginx:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+class AioProxy:
+    """A running plain grpc.aio forwarding proxy (bench/aioproxy.py)."""
+
+    def __init__(self, process: subprocess.Popen[str], address: str) -> None:
+        self.process = process
+        self.address = address
+
+    @classmethod
+    def start(cls, upstream: str) -> AioProxy:
+        """Starts the proxy in front of `upstream`; returns once it listens."""
+        address = f"127.0.0.1:{free_port()}"
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.aioproxy", address, upstream],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if process.stdout is None or process.stdout.readline() != "ready\n":
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"bench.aioproxy did not start (exit code {process.poll()})")
+        return cls(process, address)
+
+    def stop(self) -> None:
+        """SIGTERM, SIGKILL if it hangs."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+Peer = Nginx | AioProxy
+
+
+@dataclass(frozen=True)
+class ProxyOutcome:
+    """The hub against each peer proxy."""
+
+    peers: list[ThroughputOutcome]
+
+    def report(self) -> list[str]:
+        """Each comparison's own rows."""
+        return [line for outcome in self.peers for line in outcome.report()]
+
+    def rows(self) -> list[table.Row]:
+        """Each comparison's rows of the summary table."""
+        return [row for outcome in self.peers for row in outcome.rows()]
+
+    def as_json(self) -> dict[str, object]:
+        """Both comparisons, for bench-results.json."""
+        return {"kind": "proxy", "peers": [outcome.as_json() for outcome in self.peers]}
+
+
+_PEERS: tuple[tuple[str, Callable[[str], Peer]], ...] = (
+    ("nginx grpc_pass", Nginx.start),
+    ("a plain grpc.aio proxy", AioProxy.start),
+)
+
+
 @dataclass(frozen=True)
 class ProxyScenario:
     """See the module docstring."""
 
     name: str = "grpc-proxy"
 
-    def run(self, options: Options) -> ThroughputOutcome:
-        """Starts a hub and nginx in front of its backend, then alternates rounds."""
+    def run(self, options: Options) -> ProxyOutcome:
+        """Starts a hub, then for each peer proxy in turn: starts it in front of the hub's
+        backend and alternates rounds through the hub and through it."""
         tools.path(tools.NGINX)  # before starting anything
         hub = start_hub()
         try:
-            nginx = Nginx.start(hub.backend_target("mindmap-service"))
-            try:
-                mindmap_id = seed_mindmap(hub)
-                through_nginx = grpc_get(
-                    "gRPC GetMindmap through nginx grpc_pass", lambda _: nginx.address, "backend"
-                )
-                return alternate(
-                    self.name,
-                    (GRPC_THROUGH_HUB, Target(hub, mindmap_id, options.connections)),
-                    (
-                        through_nginx,
-                        Target(hub, mindmap_id, options.connections, also=(nginx.process.pid,)),
-                    ),
-                    options,
-                    goal=None,
-                )
-            finally:
-                nginx.stop()
+            target = Target(hub, seed_mindmap(hub), options.connections)
+            outcomes = []
+            for name, start in _PEERS:
+                peer = start(hub.backend_target("mindmap-service"))
+                try:
+                    outcomes.append(_compare(self.name, target, name, peer, options))
+                finally:
+                    peer.stop()
+            return ProxyOutcome(outcomes)
         finally:
             hub.stop()
+
+
+def _compare(
+    scenario: str, target: Target, name: str, peer: Peer, options: Options
+) -> ThroughputOutcome:
+    through_peer = grpc_get(f"gRPC GetMindmap through {name}", lambda _: peer.address, "backend")
+    return alternate(
+        scenario,
+        (GRPC_THROUGH_HUB, target),
+        (
+            through_peer,
+            Target(target.hub, target.mindmap_id, target.connections, (peer.process.pid,)),
+        ),
+        options,
+        goal=None,
+    )
 
 
 PROXY = ProxyScenario()

@@ -42,7 +42,7 @@ PACKAGES = (
 """The packages whose versions the figures depend on most."""
 
 _TOOL_VERSIONS = {
-    tools.WRK: (["-v"], r"wrk ([0-9.]+)"),
+    tools.WRK: (["-v"], r"wrk (?:debian/)?([0-9.]+)"),
     tools.H2LOAD: (["--version"], r"nghttp2/([0-9.]+)"),
     tools.NGINX: (["-v"], r"nginx/([0-9.]+)"),
 }
