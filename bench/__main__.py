@@ -69,9 +69,9 @@ def parse_arguments(names: list[str]) -> argparse.Namespace:
         action="store_true",
         help="1 round of 1 s, no warm-up, smaller sizes: a smoke run (under a minute)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per side (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per side (default 5)")
     parser.add_argument(
-        "--seconds", type=float, default=4.0, help="seconds per round and side (default 4)"
+        "--seconds", type=float, default=3.0, help="seconds per round and side (default 3)"
     )
     parser.add_argument(
         "--connections", type=int, default=16, help="requests in flight (default 16)"

@@ -103,7 +103,7 @@ class PoliciesOutcome:
             self.cache_ratio,
             self.cache_ratio_per_round,
             table.at_least(CACHE_GOAL),
-            note=f"CPU {self.misses.cpu_us_per_request / self.hits.cpu_us_per_request:.2f}",
+            cpu=self.misses.cpu_us_per_request / self.hits.cpu_us_per_request,
         )
         refusal = table.Ratio(
             "policies: open-breaker refusal p99",

@@ -111,7 +111,7 @@ class ThroughputOutcome:
             self.throughput_ratio,
             self.throughput_ratio_per_round,
             None if self.goal is None else table.at_least(self.goal),
-            note=f"CPU {self.cpu_ratio:.2f}",
+            cpu=self.cpu_ratio,
         )
         return [
             summary_row(self.scenario, self.subject, ratio),

@@ -9,7 +9,7 @@ import pytest
 
 from bench import table
 
-RATIO = table.Ratio("x: a / b", 0.55, (0.46, 0.67, 0.55), table.at_least(0.6), note="CPU 0.5")
+RATIO = table.Ratio("x: a / b", 0.55, (0.46, 0.67, 0.55), table.at_least(0.6), cpu=0.5)
 ROWS = [
     table.Row("x", "a", "1,000 req/s", "1.0 / 2.0 ms", "500 us/req", RATIO),
     table.Row("x", "b | c", "1,800 req/s"),
@@ -17,11 +17,13 @@ ROWS = [
 
 
 def test_ratio_reads_with_its_spread_and_goal() -> None:
-    """The median ratio, the range of its rounds, the note, and whether the goal is met."""
-    assert "0.55 (0.46-0.67); CPU 0.5" == RATIO.text()
+    """The median ratio, the range of its rounds, the CPU ratio, whether the goal is met."""
+    assert "0.55 (0.46-0.67); CPU 0.50" == RATIO.text()
     assert ">= 0.6: NOT met" == RATIO.goal_text()
     assert table.Ratio("y", 4.2, goal=table.at_most(5), unit=" ms").goal_text() == "<= 5: met"
     assert "-" == table.Ratio("z", 1.0).goal_text()
+    noisy = table.Ratio("w", 1.02, goal=table.at_least(0.95), cpu=0.8)
+    assert ">= 0.95: met; by CPU: NOT met" == noisy.goal_text()
     assert table.Ratio("z", 1.0).met is None
 
 
