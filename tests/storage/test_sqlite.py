@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from hub.errors import FailedPrecondition
-from hub.storage.migrations import (
-    LATEST_VERSION,
-    MIGRATIONS,
-    SchemaTooNewError,
-    migrate,
-    schema_version,
-)
+from hub.storage.migrations import SchemaTooNewError
 from hub.storage.sqlite import SqliteStore
+from hub.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from tests.storage.messages import add_mindmap, add_user, user_event
 
 
