@@ -15,6 +15,8 @@ other's rows), so everything that SQLite gets from its single writer is made exp
   for no other lock, so it cannot deadlock; it serializes only the end of each write.
 - A new row's `seq` is its creating event's id, set in the statement that inserts the event
   (see `postgres_schema.py`), so lists page in commit order too.
+- Text is escaped where PostgreSQL cannot hold it (NUL, `pgtext.py`), so any text SQLite
+  stores is stored here too, and read back the same.
 Mapping between rows and messages is `rows.py`; the schema is `postgres_schema.py`, applied at
 `open()` under an advisory lock (safe when several processes start at once).
 """
@@ -36,6 +38,14 @@ from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.contracts.user.v1.user_pb2 import User
 from hub.storage import rows
+from hub.storage.pgtext import (
+    ESCAPE,
+    escape,
+    escape_nodes,
+    escape_row,
+    unescape_nodes,
+    unescape_row,
+)
 from hub.storage.postgres_schema import EMAIL_UNIQUE, OWNER_REFERENCE, migrate
 from hub.storage.store import Row, StoreUnavailableError
 
@@ -176,35 +186,36 @@ class PostgresStore:
 
     async def insert_user(self, user: User, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            await _write_user(connection, _INSERT_USER, rows.user_to_row(user))
+            await _write_user(connection, _INSERT_USER, _user_params(user), user.email)
 
         return await self._write(change, event, created=("users", user.id))
 
     async def get_users(self, ids: Sequence[str]) -> dict[str, User]:
         found = await self._read(
             f"SELECT {_USER_COLUMNS} FROM users WHERE id = ANY(%s)",  # noqa: S608
-            (list(ids),),
+            ([escape(user_id) for user_id in ids],),
         )
-        return {row["id"]: rows.user_from_row(row) for row in found}
+        users = (rows.user_from_row(unescape_row(row)) for row in found)
+        return {user.id: user for user in users}
 
     async def list_users(self, after_seq: int, limit: int) -> list[Row[User]]:
         found = await self._read(
             f"SELECT {_USER_COLUMNS} FROM users WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
             (after_seq, limit),
         )
-        return [Row(row["seq"], rows.user_from_row(row)) for row in found]
+        return [Row(row["seq"], rows.user_from_row(unescape_row(row))) for row in found]
 
     async def update_user(self, user: User, expected_etag: str, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            params = {**rows.user_to_row(user), "expected_etag": expected_etag}
-            changed = await _write_user(connection, _UPDATE_USER, params)
+            params = {**_user_params(user), "expected_etag": escape(expected_etag)}
+            changed = await _write_user(connection, _UPDATE_USER, params, user.email)
             await _check_swapped(connection, changed, "users", rows.USER_TYPE, user.id)
 
         return await self._write(change, event)
 
     async def delete_user(self, user_id: str, expected_etag: str, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            params = {"id": user_id, "expected_etag": expected_etag}
+            params = {"id": escape(user_id), "expected_etag": escape(expected_etag)}
             try:
                 cursor = await connection.execute(_DELETE_USER, params)
             except errors.ForeignKeyViolation as error:
@@ -219,7 +230,8 @@ class PostgresStore:
 
     async def insert_mindmap(self, mindmap: Mindmap, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            await _write_mindmap(connection, _INSERT_MINDMAP, rows.mindmap_to_row(mindmap))
+            params = _mindmap_params(mindmap)
+            await _write_mindmap(connection, _INSERT_MINDMAP, params, mindmap.owner_id)
 
         return await self._write(change, event, created=("mindmaps", mindmap.id))
 
@@ -227,9 +239,10 @@ class PostgresStore:
         columns = _MINDMAP_COLUMNS if with_nodes else _MINDMAP_SUMMARY_COLUMNS
         found = await self._read(
             f"SELECT {columns} FROM mindmaps WHERE id = ANY(%s)",  # noqa: S608
-            (list(ids),),
+            ([escape(mindmap_id) for mindmap_id in ids],),
         )
-        return {row["id"]: rows.mindmap_from_row(row) for row in found}
+        mindmaps = (_mindmap_from_row(row) for row in found)
+        return {mindmap.id: mindmap for mindmap in mindmaps}
 
     async def list_mindmaps(
         self, owner_id: str | None, after_seq: int, limit: int, *, with_nodes: bool
@@ -239,21 +252,21 @@ class PostgresStore:
         found = await self._read(
             f"SELECT {columns} FROM mindmaps WHERE {of_owner} seq > %(after_seq)s "  # noqa: S608
             "ORDER BY seq LIMIT %(limit)s",
-            {"owner_id": owner_id, "after_seq": after_seq, "limit": limit},
+            {"owner_id": owner_id and escape(owner_id), "after_seq": after_seq, "limit": limit},
         )
-        return [Row(row["seq"], rows.mindmap_from_row(row)) for row in found]
+        return [Row(row["seq"], _mindmap_from_row(row)) for row in found]
 
     async def update_mindmap(self, mindmap: Mindmap, expected_etag: str, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            params = {**rows.mindmap_to_row(mindmap), "expected_etag": expected_etag}
-            changed = await _write_mindmap(connection, _UPDATE_MINDMAP, params)
+            params = {**_mindmap_params(mindmap), "expected_etag": escape(expected_etag)}
+            changed = await _write_mindmap(connection, _UPDATE_MINDMAP, params, mindmap.owner_id)
             await _check_swapped(connection, changed, "mindmaps", rows.MINDMAP_TYPE, mindmap.id)
 
         return await self._write(change, event)
 
     async def delete_mindmap(self, mindmap_id: str, expected_etag: str, event: Event) -> int:
         async def change(connection: Connection) -> None:
-            params = {"id": mindmap_id, "expected_etag": expected_etag}
+            params = {"id": escape(mindmap_id), "expected_etag": escape(expected_etag)}
             cursor = await connection.execute(_DELETE_MINDMAP, params)
             await _check_swapped(
                 connection, cursor.rowcount, "mindmaps", rows.MINDMAP_TYPE, mindmap_id
@@ -286,11 +299,10 @@ class PostgresStore:
         """Runs `change` and appends `event` to the outbox in one transaction; returns the
         event id. `created`: the table and id of the row `change` inserts, whose seq becomes
         the event id. Nothing of either commits if `change` raises."""
-        params = rows.event_to_row(event)
-        insert_event = _INSERT_EVENT
+        params = escape_row(rows.event_to_row(event))
+        insert_event = _INSERT_CREATION_EVENT[created[0]] if created else _INSERT_EVENT
         if created is not None:
-            table, params["row_id"] = created
-            insert_event = _INSERT_CREATION_EVENT[table]
+            params["row_id"] = escape(created[1])
         async with self._connection() as connection, connection.transaction():
             await change(connection)
             async with connection.pipeline():  # lock and insert in one round trip
@@ -350,26 +362,46 @@ def _reason(error: psycopg.Error) -> str:
     return " ".join(str(error).split())
 
 
-async def _write_user(connection: Connection, sql: str, params: dict[str, Any]) -> int:
-    """Inserts or updates a user row; returns the rows changed. A duplicate email is
+def _user_params(user: User) -> dict[str, Any]:
+    """The column values of `user`, escaped (`pgtext`)."""
+    return escape_row(rows.user_to_row(user))
+
+
+def _mindmap_params(mindmap: Mindmap) -> dict[str, Any]:
+    """The column values of `mindmap`, escaped (`pgtext`; node texts inside the nodes)."""
+    return escape_row(rows.mindmap_to_row(escape_nodes(mindmap)), keep="nodes")
+
+
+def _mindmap_from_row(row: DictRow) -> Mindmap:
+    """The mindmap stored in `row`, unescaped (`pgtext`)."""
+    mindmap = rows.mindmap_from_row(unescape_row(row, keep="nodes"))
+    if ESCAPE in row.get("nodes", ""):
+        unescape_nodes(mindmap)
+    return mindmap
+
+
+async def _write_user(connection: Connection, sql: str, params: dict[str, Any], email: str) -> int:
+    """Inserts or updates a user row; returns the rows changed. A duplicate `email` is
     `AlreadyExists`."""
     try:
         cursor = await connection.execute(sql, params)
     except errors.UniqueViolation as error:
         if error.diag.constraint_name == EMAIL_UNIQUE:
-            raise rows.email_taken(params["email"]) from error
+            raise rows.email_taken(email) from error
         raise
     return cursor.rowcount
 
 
-async def _write_mindmap(connection: Connection, sql: str, params: dict[str, Any]) -> int:
+async def _write_mindmap(
+    connection: Connection, sql: str, params: dict[str, Any], owner_id: str
+) -> int:
     """Inserts or updates a mindmap row; returns the rows changed. An owner that is not a
-    user is `NotFound`."""
+    user is `NotFound`, naming `owner_id`."""
     try:
         cursor = await connection.execute(sql, params)
     except errors.ForeignKeyViolation as error:
         if error.diag.constraint_name == OWNER_REFERENCE:
-            raise rows.owner_not_found(params["owner_id"]) from error
+            raise rows.owner_not_found(owner_id) from error
         raise
     return cursor.rowcount
 
@@ -379,6 +411,6 @@ async def _check_swapped(
 ) -> None:
     """After a compare-and-swap statement: `NotFound` or `Aborted` unless it changed a row."""
     if changed == 0:
-        cursor = await connection.execute(_EXISTS[table], (resource_id,))
+        cursor = await connection.execute(_EXISTS[table], (escape(resource_id),))
         found = await cursor.fetchone() is not None
         raise rows.swap_refused(found, resource_type, resource_id)

@@ -14,7 +14,7 @@ from hub.contracts.events.v1.events_pb2 import Event
 from hub.errors import Aborted, FailedPrecondition
 from hub.storage.setup import build_store
 from hub.storage.store import Store
-from tests.storage.conftest import StorageSection, store_settings
+from tests.backings import StorageSection, store_settings
 from tests.storage.messages import (
     add_mindmap,
     add_user,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.storage.store import Store
-from tests.storage.conftest import StorageSection
+from tests.backings import StorageSection
 from tests.storage.messages import add_mindmap, add_user, outbox
 
 ROUNDS = 25
