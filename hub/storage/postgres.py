@@ -73,7 +73,10 @@ _MINDMAP_COLUMNS = f"{_MINDMAP_SUMMARY_COLUMNS}, nodes::text AS nodes"
 
 _LOCK = f"lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({OUTBOX_LOCK}))"
 _EVENT_COLUMNS = "type, subject, owner_id, time_ns, event"
-_EVENT_VALUES = "%(type)s, %(subject)s, %(owner_id)s, %(time_ns)s, %(event)s"
+# Named apart from the row's own parameters (a mindmap has an owner_id too).
+_EVENT_VALUES = (
+    "%(outbox_type)s, %(outbox_subject)s, %(outbox_owner_id)s, %(outbox_time_ns)s, %(outbox_event)s"
+)
 
 
 def _creation(table: Table, columns: str, values: str) -> str:
@@ -399,8 +402,9 @@ def _mindmap_from_row(row: DictRow) -> Mindmap:
 
 
 def _event_params(event: Event) -> dict[str, Any]:
-    """The outbox columns of `event`, escaped (`pgtext`)."""
-    return escape_row(rows.event_to_row(event))
+    """The outbox columns of `event`, escaped (`pgtext`), as `outbox_<column>` parameters."""
+    escaped = escape_row(rows.event_to_row(event))
+    return {f"outbox_{column}": value for column, value in escaped.items()}
 
 
 @contextmanager
