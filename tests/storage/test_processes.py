@@ -25,7 +25,7 @@ ROUNDS = 25
 CONTENDERS = 3
 """Concurrent updates per process and round (so 2 * CONTENDERS race on each etag)."""
 WRITES = 150
-"""Updates per process in the outbox-order test."""
+"""Writes per process in the tests of a reader that follows the writers."""
 STARTUP_SECONDS = 30.0
 
 
