@@ -2,17 +2,19 @@
 
 `binding` runs a test once per way the front end reaches the backends (unix socket, TCP);
 `running` is a started hub (`hub.testing.running_hub`) in the test's tmp folder with an open
-channel and stubs to its public gRPC front end.
+channel and stubs to its public gRPC front end; `backing` runs a test once per storage
+engine, over a fresh database (tests/backings.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.testing import BINDINGS, Binding, RunningHub, running_hub
+from tests.backings import BACKINGS, StorageSection
 
 
 @pytest.fixture(params=BINDINGS)
@@ -27,3 +29,11 @@ async def running(tmp_path: Path, binding: Binding) -> AsyncIterator[RunningHub]
     """A started hub over `binding`, stopped after the test."""
     async with running_hub(tmp_path / "data", binding) as hub:
         yield hub
+
+
+@pytest.fixture(params=sorted(BACKINGS))
+def backing(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageSection]:
+    """The `storage` settings section of one engine over a fresh database."""
+    name: str = request.param
+    with BACKINGS[name](tmp_path) as storage:
+        yield storage

@@ -10,13 +10,12 @@ Two connections, each only ever used from one thread:
   by id or a page of rows takes tens of microseconds, less than handing it to a thread and
   back cost (about 150 us of CPU per read, in a profile of `hub serve` under load: the
   executor's queue, the wake-ups on both sides and the GIL changing hands; docs/benchmarks.md).
-The mapping between rows and messages is `rows.py`; the schema is `migrations.py`.
+The mapping between rows and messages is `rows.py`; the schema is `sqlite_schema.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +25,8 @@ from typing import Any, TypeVar
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.contracts.user.v1.user_pb2 import User
-from hub.errors import Aborted, NotFound
 from hub.storage import rows
-from hub.storage.migrations import migrate
+from hub.storage.sqlite_schema import migrate
 from hub.storage.store import Row
 
 T = TypeVar("T")
@@ -40,7 +38,6 @@ _MINDMAP_SUMMARY_COLUMNS = (
     "seq, id, owner_id, title, description, node_count, create_time_ns, update_time_ns, etag"
 )
 _MINDMAP_COLUMNS = f"{_MINDMAP_SUMMARY_COLUMNS}, nodes"
-_IN_IDS = "id IN (SELECT value FROM json_each(:ids))"
 
 _INSERT_USER = """
     INSERT INTO users (id, email, email_key, display_name, plan, create_time_ns,
@@ -136,8 +133,8 @@ class SqliteStore:
 
     async def get_users(self, ids: Sequence[str]) -> dict[str, User]:
         found = await self._read(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE {_IN_IDS}",  # noqa: S608
-            {"ids": json.dumps(list(ids))},
+            f"SELECT {_USER_COLUMNS} FROM users WHERE {_in_ids(ids)}",  # noqa: S608
+            list(ids),
         )
         return {row["id"]: rows.user_from_row(row) for row in found}
 
@@ -180,8 +177,8 @@ class SqliteStore:
     async def get_mindmaps(self, ids: Sequence[str], *, with_nodes: bool) -> dict[str, Mindmap]:
         columns = _MINDMAP_COLUMNS if with_nodes else _MINDMAP_SUMMARY_COLUMNS
         found = await self._read(
-            f"SELECT {columns} FROM mindmaps WHERE {_IN_IDS}",  # noqa: S608
-            {"ids": json.dumps(list(ids))},
+            f"SELECT {columns} FROM mindmaps WHERE {_in_ids(ids)}",  # noqa: S608
+            list(ids),
         )
         return {row["id"]: rows.mindmap_from_row(row) for row in found}
 
@@ -298,6 +295,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+def _in_ids(ids: Sequence[str]) -> str:
+    """`id IN (?, ...)` with one parameter per id. Not SQLite's `json_each`, whose text
+    values end at the first NUL: an id with one must match nothing, not a prefix of it."""
+    return f"id IN ({', '.join('?' * len(ids))})"
+
+
 def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
 
@@ -347,6 +350,5 @@ def _check_swapped(
 ) -> None:
     """After a compare-and-swap statement: `NotFound` or `Aborted` unless it changed a row."""
     if cursor.rowcount == 0:
-        if connection.execute(exists_sql, (resource_id,)).fetchone() is None:
-            raise NotFound(resource_type, resource_id)
-        raise Aborted(resource_type, resource_id)
+        found = connection.execute(exists_sql, (resource_id,)).fetchone() is not None
+        raise rows.swap_refused(found, resource_type, resource_id)

@@ -1,8 +1,9 @@
 """Fixtures that hand the contract suite each `Store` implementation in turn.
 
-`store_factory` makes unopened stores that share one backing database, so a test can close a
-store and open another on the same data; `store` is one such store, opened. A new
-implementation is one more entry in `_BACKINGS`.
+`backing` (tests/conftest.py, one parameter per engine in tests/backings.py) is the storage
+section of one engine over one fresh database; `store_factory` makes unopened stores from it
+with `build_store`, so a test can close a store and open another on the same data; `store` is
+one such store, opened.
 """
 
 from __future__ import annotations
@@ -12,25 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from hub.storage.sqlite import SqliteStore
+from hub.storage.setup import build_store
 from hub.storage.store import Store
+from tests.backings import StorageSection, store_settings
 
 StoreFactory = Callable[[], Store]
 
 
-def _sqlite(tmp_path: Path) -> StoreFactory:
-    path = tmp_path / "missing-folder" / "hub.db"
-    return lambda: SqliteStore(path)
-
-
-_BACKINGS: dict[str, Callable[[Path], StoreFactory]] = {"sqlite": _sqlite}
-
-
-@pytest.fixture(params=sorted(_BACKINGS))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+@pytest.fixture
+def store_factory(backing: StorageSection, tmp_path: Path) -> StoreFactory:
     """Makes stores of one implementation over one fresh database."""
-    backing: str = request.param
-    return _BACKINGS[backing](tmp_path)
+    settings = store_settings(backing, tmp_path)
+    return lambda: build_store(settings)
 
 
 @pytest.fixture

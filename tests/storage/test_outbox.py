@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
 
 from hub.contracts.events.v1.events_pb2 import Event
-from hub.errors import Aborted
+from hub.errors import Aborted, FailedPrecondition
+from hub.storage.setup import build_store
 from hub.storage.store import Store
+from tests.backings import StorageSection, store_settings
 from tests.storage.messages import (
+    add_mindmap,
     add_user,
     changed_mindmap,
     changed_user,
@@ -98,3 +104,41 @@ async def test_concurrent_updates_with_one_etag_let_exactly_one_win(store: Store
     assert {mindmap.id: updates[winner]} == stored
     new_events = (await outbox(store))[len(before) :]
     assert [with_id(mindmap_event("updated", updates[winner]), event_id)] == new_events
+
+
+async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_rejected_one(
+    backing: StorageSection, tmp_path: Path
+) -> None:
+    commits: list[int] = []
+    store = build_store(store_settings(backing, tmp_path), on_commit=commits.append)
+    await store.open()
+    try:
+        user = await add_user(store)
+        mindmap = await add_mindmap(store, user.id)
+        with pytest.raises(FailedPrecondition):
+            await store.delete_user(user.id, user.etag, user_event("deleted", user))
+        await store.save_relay_cursor(2)
+        events = await outbox(store)
+    finally:
+        await store.close()
+
+    assert [event.id for event in events] == commits
+    assert [user.id, mindmap.id] == [
+        events[0].user_created.user.id,
+        events[1].mindmap_created.mindmap.id,
+    ]
+
+
+async def test_a_write_stores_its_row_and_its_event_each_as_given(store: Store) -> None:
+    """The row comes from the message, the outbox row from the event, even where the two
+    disagree (here on the owner and the time): neither is taken from the other."""
+    owner = await add_user(store)
+    mindmap = new_mindmap(owner.id)
+    event = mindmap_event("created", mindmap)
+    event.owner_id = "someone-else"
+    event.time.FromNanoseconds(event.time.ToNanoseconds() + 1)
+
+    event_id = await store.insert_mindmap(mindmap, event)
+
+    assert {mindmap.id: mindmap} == await store.get_mindmaps([mindmap.id], with_nodes=True)
+    assert [with_id(event, event_id)] == (await outbox(store))[-1:]
