@@ -83,7 +83,12 @@ def parse_arguments(names: list[str]) -> argparse.Namespace:
         default=[],
         help="ws-fanout: these numbers of subscribers (default: 1000 5000 10000)",
     )
-    parser.add_argument("--json", type=Path, default=Path("bench-results.json"))
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench-results.json"),
+        help="where to write every figure (default: bench-results.json)",
+    )
     parser.add_argument(
         "--docs",
         type=Path,
