@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from grpc import aio
 
+from bench import table
 from bench.hubproc import (
     HubProcess,
     process_cpu_seconds,
@@ -48,6 +49,7 @@ QUICK_SIZES = (100,)
 PER_PROCESS = 2500
 COLLECT_SECONDS = 60.0
 SETTLE_SECONDS = 1.0  # after connecting, before reading RSS; and between rounds
+QUICK_SETTLE_SECONDS = 0.2  # in a smoke run, where the figures are not kept
 P99_RATIO_GOAL = 1.2
 P99_GOAL_MS = 250.0
 P99_GOAL_AT = 10000
@@ -282,6 +284,48 @@ class FanoutOutcome:
         """Everything, for bench-results.json."""
         return {"kind": "fanout", **asdict(self)}
 
+    def rows(self) -> list[table.Row]:
+        """Per size: both sides, the p99 ratio on the hub's row; then the hub's memory per
+        idle connection, and at 10,000 its p99 against the absolute goal."""
+        rows = []
+        for size in self.sizes:
+            n = f"N = {size.connections:,}"
+            p99 = table.Ratio(
+                f"{self.scenario} {n}: p99 delivery, hub / bare",
+                size.p99_ratio,
+                size.p99_ratio_per_round,
+                table.at_most(P99_RATIO_GOAL),
+                note=f"pooled {size.pooled_p99_ratio:.2f}",
+            )
+            for side, ratio in ((size.subject, p99), (size.baseline, None)):
+                rows.append(
+                    table.Row(
+                        self.scenario,
+                        f"{side.name}, {n}",
+                        f"1 write to {size.connections:,} subscribers per round",
+                        table.latency(side.p50_ms, side.p99_ms),
+                        table.cpu(side.cpu_us_per_delivery, "delivery"),
+                        ratio,
+                    )
+                )
+            memory = table.Ratio(
+                f"{self.scenario} {n}: hub RSS per idle connection",
+                size.subject.kib_per_connection,
+                goal=table.at_most(KIB_PER_CONNECTION_GOAL),
+                note=f"bare {size.baseline.kib_per_connection:.1f} KiB",
+                unit=" KiB",
+            )
+            rows.append(table.Row(self.scenario, f"hub /ws memory, {n}", ratio=memory))
+            if size.connections >= P99_GOAL_AT:
+                absolute = table.Ratio(
+                    f"{self.scenario} {n}: hub p99 delivery",
+                    size.subject.p99_ms,
+                    goal=table.at_most(P99_GOAL_MS),
+                    unit=" ms",
+                )
+                rows.append(table.Row(self.scenario, f"hub /ws p99, {n}", ratio=absolute))
+        return rows
+
 
 @dataclass(frozen=True)
 class FanoutScenario:
@@ -296,7 +340,10 @@ class FanoutScenario:
             hub = start_hub()
             try:
                 mindmap_id = seed_mindmap(hub, nodes=1)
-                subject, baseline = asyncio.run(_measure(hub, mindmap_id, size, options.rounds))
+                settle = QUICK_SETTLE_SECONDS if options.quick else SETTLE_SECONDS
+                subject, baseline = asyncio.run(
+                    _measure(hub, mindmap_id, size, options.rounds, settle)
+                )
             finally:
                 hub.stop()
             measured.append(FanoutSize.compare(size, subject, baseline))
@@ -304,7 +351,7 @@ class FanoutScenario:
 
 
 async def _measure(
-    hub: HubProcess, mindmap_id: str, size: int, rounds: int
+    hub: HubProcess, mindmap_id: str, size: int, rounds: int, settle: float
 ) -> tuple[FanoutSide, FanoutSide]:
     async with aio.insecure_channel(hub.grpc_target) as channel:
         mindmap = (
@@ -318,13 +365,13 @@ async def _measure(
                 HubServer(hub, channel, mindmap_id, mindmap.nodes[-1].id),
                 bare,
             ]
-            return await _sides(servers, mindmap_id, size, rounds)
+            return await _sides(servers, mindmap_id, size, rounds, settle)
         finally:
             await bare.stop()
 
 
 async def _sides(
-    servers: Sequence[Server], mindmap_id: str, size: int, rounds: int
+    servers: Sequence[Server], mindmap_id: str, size: int, rounds: int, settle: float
 ) -> tuple[FanoutSide, FanoutSide]:
     kib: list[float] = []
     clients: list[Clients] = []
@@ -334,10 +381,10 @@ async def _sides(
             await server.publish()
             await warm_up.collect()
             await warm_up.close()
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(settle)
             before = process_rss_bytes(server.pid)
             clients.append(await Clients.start(server.url, mindmap_id, size))
-            await asyncio.sleep(SETTLE_SECONDS)
+            await asyncio.sleep(settle)
             kib.append((process_rss_bytes(server.pid) - before) / size / 1024)
         runs: list[list[Round]] = [[] for _ in servers]
         for round_number in range(rounds + 1):  # round 0 warms up with every subscriber
@@ -348,7 +395,7 @@ async def _sides(
                 cpu = process_cpu_seconds(server.pid) - cpu
                 if round_number:
                     runs[index].append(Round(latencies, missing, cpu))
-                await asyncio.sleep(SETTLE_SECONDS)
+                await asyncio.sleep(settle)
     finally:
         for group in clients:
             await group.close()

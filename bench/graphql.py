@@ -1,7 +1,8 @@
 """Scenario `graphql`: what the GraphQL front end costs, three ways, in one run.
 
 (a) nested: `users(first: N) { edges { node { mindmaps { edges { node { owner { id } } } } } } }`
-    for N = 1, 100, 1000 users (one mindmap each) against an in-process hub: the backend
+    for N = 1, 100, 1000 users (`--quick`: 1, 10, 100; one mindmap each) against an
+    in-process hub: the backend
     calls it makes (counted by a client interceptor, `hub.testing.CallCounter`) and its
     median wall time over HTTP. The limit `max_cost` is raised for the run: N = 1000 costs
     about 76,000 against the default 50,000.
@@ -29,9 +30,10 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.load import http_get
+from bench import table
+from bench.load import LoadResult, http_get
 from bench.scenario import Options
-from bench.throughput import Side, ThroughputOutcome, ThroughputScenario
+from bench.throughput import Side, Target, ThroughputOutcome, ThroughputScenario, rest_get
 from graphql import (
     GraphQLArgument,
     GraphQLField,
@@ -55,6 +57,7 @@ from hub.frontends.graphql.types import Node, Tree
 from hub.testing import CallCounter, running_hub
 
 NESTED_SIZES = (1, 100, 1000)
+QUICK_NESTED_SIZES = (1, 10, 100)
 NESTED_QUERY = """query($n: Int!) {
   users(first: $n) { edges { node { mindmaps { edges { node { owner { id } } } } } } }
 }"""
@@ -111,6 +114,41 @@ class GraphQLOutcome:
         )
         return lines + self.http.report()
 
+    def rows(self) -> list[table.Row]:
+        """(a) one row, its ratio the most backend calls of any N over the fewest (goal: 1,
+        equal); (b) the hub schema's row with the time ratio, then plain graphql-core's;
+        (c) the throughput rows."""
+        calls = [row.backend_calls for row in self.nested]
+        sizes = " / ".join(f"{row.n:,}" for row in self.nested)
+        nested = table.Ratio(
+            f"graphql nested: most / fewest backend calls over N = {sizes}",
+            max(calls) / min(calls),
+            goal=table.at_most(1.0),
+            note=f"{' / '.join(map(str, calls))} calls",
+        )
+        e = self.execution
+        execution = table.Ratio(
+            f"graphql execution: {e.items}-item query, hub / plain graphql-core",
+            e.ratio,
+            goal=table.at_most(e.goal),
+        )
+        return [
+            table.Row(
+                "graphql",
+                f"nested users -> mindmaps -> owner, N = {sizes}",
+                latency=" / ".join(f"{row.median_ms:.1f}" for row in self.nested) + " ms",
+                ratio=nested,
+            ),
+            table.Row(
+                "graphql",
+                f"{e.items}-item query, hub schema, every protection on",
+                latency=f"{e.hub_ms:.2f} ms",
+                ratio=execution,
+            ),
+            table.Row("graphql", "the same, plain graphql-core", latency=f"{e.plain_ms:.2f} ms"),
+            *self.http.rows(),
+        ]
+
     def as_json(self) -> dict[str, object]:
         """Everything, for bench-results.json."""
         return {
@@ -121,20 +159,15 @@ class GraphQLOutcome:
         }
 
 
-def _graphql_get(target: Any, seconds: float) -> Any:
+def _graphql_get(target: Target, seconds: float) -> LoadResult:
     url = f"{target.hub.http_base}/graphql?query={quote(SINGLE_QUERY % target.mindmap_id)}"
-    return http_get(url, seconds=seconds, connections=target.connections)
-
-
-def _rest_get(target: Any, seconds: float) -> Any:
-    url = f"{target.hub.http_base}/api/v1/mindmaps/{target.mindmap_id}"
     return http_get(url, seconds=seconds, connections=target.connections)
 
 
 GRAPHQL_VS_REST = ThroughputScenario(
     "graphql-http",
     Side("GraphQL GET /graphql, one mindmap (10 nodes)", _graphql_get),
-    Side("REST GET /api/v1/mindmaps/{id}, the same mindmap", _rest_get),
+    rest_get("REST GET /api/v1/mindmaps/{id}, the same mindmap"),
     goal=0.5,
 )
 
@@ -148,12 +181,13 @@ class GraphQLScenario:
     def run(self, options: Options) -> GraphQLOutcome:
         """Runs the three measurements, one after the other."""
         repeats = 3 if options.quick else 15
-        nested = asyncio.run(_nested(repeats))
+        sizes = QUICK_NESTED_SIZES if options.quick else NESTED_SIZES
+        nested = asyncio.run(_nested(sizes, repeats))
         execution = asyncio.run(_execution(repeats * 4))
         return GraphQLOutcome(nested, execution, GRAPHQL_VS_REST.run(options))
 
 
-async def _nested(repeats: int) -> list[NestedRow]:
+async def _nested(sizes: tuple[int, ...], repeats: int) -> list[NestedRow]:
     calls = CallCounter()
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as folder:
         async with (
@@ -162,9 +196,9 @@ async def _nested(repeats: int) -> list[NestedRow]:
             ) as running,
             httpx.AsyncClient(timeout=60) as http,
         ):
-            await _seed(running, max(NESTED_SIZES))
+            await _seed(running, max(sizes))
             rows = []
-            for n in NESTED_SIZES:
+            for n in sizes:
                 body = {"query": NESTED_QUERY, "variables": {"n": n}}
                 times: list[float] = []
                 answered = 0

@@ -5,17 +5,22 @@ the machine as a client and a server would) with free loopback ports and a tempo
 folder. `cpu_seconds()` reads its user+system time from /proc, which on this shared 2-core
 machine is a far steadier measure of cost per request than requests per second; likewise
 `process_cpu_seconds` and `process_rss_bytes` for any process, such as a baseline server.
+`answered_ok` reads from the hub's own metrics how many calls of a method it answered OK,
+which confirms what a load generator that cannot read gRPC status (h2load) counted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 import yaml
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from hub.contracts.mindmap.v1 import mindmap_pb2, mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2, user_pb2_grpc
@@ -76,8 +82,37 @@ class HubProcess:
         """User plus system CPU time the hub process has used so far."""
         return process_cpu_seconds(self.process.pid)
 
+    def answered_ok(self, server: str, method: str) -> float:
+        """How many calls of `method` (`/pkg.Service/Method`) the hub's `server`
+        ("frontend" or "backend") has answered with status OK, from its /metrics
+        (`grpc_server_handled_total`); 0 before the first."""
+        service, name = method.lstrip("/").split("/")
+        wanted = {
+            "grpc_server": server,
+            "grpc_service": service,
+            "grpc_method": name,
+            "grpc_code": "OK",
+        }
+        url = f"{self.http_base}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - our hub
+                text = response.read().decode()
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(
+                f"cannot confirm gRPC answers: {url} answered {error.code} (metrics off?)"
+            ) from error
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "grpc_server_handled"
+            for sample in family.samples
+            if sample.name == "grpc_server_handled_total"
+            and wanted.items() <= sample.labels.items()
+        )
+
     def stop(self) -> None:
-        """SIGTERM, then wait for the drain; SIGKILL if it hangs."""
+        """SIGTERM, then wait for the drain; SIGKILL if it hangs. Then removes its folder
+        (database, log)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -85,12 +120,34 @@ class HubProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def start_hub(workdir: Path | None = None, **sections: Any) -> HubProcess:
+def start_hub(*, code: Path | None = None, **sections: Any) -> HubProcess:
     """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
-    `sections`: more top-level configuration sections (`observability={...}`)."""
-    base = Path(workdir or tempfile.mkdtemp(prefix="hub-bench-"))
+    `sections`: more top-level configuration sections (`observability={...}`); `code`: the
+    checkout whose `hub` package to run (default: the one installed)."""
+    return start_hubs(sections, code=code)[0]
+
+
+def start_hubs(*configurations: dict[str, Any], code: Path | None = None) -> list[HubProcess]:
+    """Starts one hub per configuration (its extra sections, as for `start_hub`), all at
+    once, and returns them once every one is healthy: their start-ups overlap."""
+    hubs: list[HubProcess] = []
+    try:
+        for sections in configurations:
+            base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+            hubs.append(_launch(base, sections, code))
+        for hub in hubs:
+            asyncio.run(_wait_ready(hub))
+    except BaseException:
+        for hub in hubs:
+            hub.stop()
+        raise
+    return hubs
+
+
+def _launch(base: Path, sections: dict[str, Any], code: Path | None) -> HubProcess:
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
@@ -101,26 +158,23 @@ def start_hub(workdir: Path | None = None, **sections: Any) -> HubProcess:
     }
     config_path = base / "hub.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    log = (base / "hub.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-        [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    hub = HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
-    try:
-        asyncio.run(_wait_ready(hub))
-    except BaseException:
-        hub.stop()
-        raise
-    return hub
+    with (base / "hub.log").open("wb") as log:  # the child writes to its own copy
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
+            [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # `python -m` looks in its working folder first, before the installed package
+            cwd=code,
+        )
+    return HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
 
 
 async def _wait_ready(hub: HubProcess) -> None:
     async with asyncio.timeout(READY_SECONDS):
         while True:
             if hub.process.poll() is not None:
-                raise RuntimeError(f"hub serve exited with {hub.process.returncode}")
+                log = (hub.data_dir.parent / "hub.log").read_text(errors="replace")
+                raise RuntimeError(f"hub serve exited with {hub.process.returncode}:\n{log}")
             try:
                 async with aio.insecure_channel(hub.grpc_target) as channel:
                     reply = await health_pb2_grpc.HealthStub(channel).Check(

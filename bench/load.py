@@ -1,28 +1,27 @@
-"""Load from outside the hub's process: wrk for HTTP, grpc.aio client processes for gRPC.
+"""Load from outside the hub's process: wrk for HTTP, h2load for gRPC, and Python worker
+processes for what those cannot drive (a sequence of writes, bench/writes.py).
 
-Each run returns a `LoadResult` (requests, errors, latency percentiles, wall time). For
-gRPC, `python -m bench.load grpc ...` is the worker: several of them run at once, each with
-its own interpreter and event loop, and the parent merges their raw latencies (percentiles
-of percentiles would be wrong).
+Each run returns a `LoadResult` (requests, errors, latency percentiles, wall time). wrk and
+h2load are C programs that cost the machine far less per request than the server does, so
+on 2 shared cores the server, not the client, sets the pace (bench/tools.py has where they
+come from). Python workers run several at once, each with its own interpreter and event
+loop, and the parent merges their raw latencies (percentiles of percentiles would be
+wrong).
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import shutil
-import statistics
+import re
 import subprocess
 import sys
-import time
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from grpc import aio
-
-from hub.contracts.mindmap.v1 import mindmap_pb2, mindmap_pb2_grpc
+from bench import tools
 
 _WRK_REPORT = Path(__file__).with_name("wrk_report.lua")
 
@@ -45,9 +44,7 @@ class LoadResult:
 
 def http_get(url: str, *, seconds: float, connections: int, threads: int = 2) -> LoadResult:
     """GETs `url` with wrk for `seconds`; non-2xx answers count as errors."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise RuntimeError("wrk is not installed (Debian package `wrk`)")
+    wrk = tools.path(tools.WRK)
     completed = subprocess.run(  # noqa: S603 - fixed program, our arguments
         [
             wrk,
@@ -73,33 +70,113 @@ def http_get(url: str, *, seconds: float, connections: int, threads: int = 2) ->
     )
 
 
-def grpc_get_mindmap(
-    target: str, mindmap_id: str, *, seconds: float, processes: int, concurrency: int
+def grpc_unary(
+    target: str,
+    method: str,
+    request: bytes,
+    *,
+    seconds: float,
+    connections: int,
+    answered_ok: Callable[[], float],
 ) -> LoadResult:
-    """Calls GetMindmap on `target` from `processes` client processes, each keeping
-    `concurrency` calls in flight, for `seconds`."""
-    command = [
-        sys.executable,
-        "-m",
-        "bench.load",
-        "grpc",
-        target,
-        mindmap_id,
-        str(seconds),
-        str(concurrency),
-    ]
+    """Calls the unary gRPC `method` (a wire path, `/pkg.Service/Method`) on `target`
+    (`host:port` or `unix:PATH`) with h2load for `seconds`, always with the serialized
+    `request`, keeping `connections` calls in flight over 4 HTTP/2 connections.
+
+    h2load takes any HTTP 200 for a success, even one whose `grpc-status` is not 0, so the
+    server confirms: `answered_ok()` reads how many calls it has answered OK so far (the
+    hub's `grpc_server_handled_total`), and every success h2load saw beyond the server's
+    count is an error."""
+    h2load = tools.path(tools.H2LOAD)
+    clients = min(4, connections)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-h2load-") as folder:
+        body, log = Path(folder) / "request", Path(folder) / "log"
+        body.write_bytes(grpc_frame(request))
+        command = [
+            h2load,
+            f"--duration={round(seconds * 1000)}ms",
+            f"--clients={clients}",
+            f"--max-concurrent-streams={max(1, connections // clients)}",
+            "--header=content-type: application/grpc",
+            "--header=te: trailers",
+            f"--data={body}",
+            f"--log-file={log}",
+        ]
+        if target.startswith("unix:"):
+            command += [f"--base-uri={target}", f"http://localhost{method}"]
+        else:
+            command.append(f"http://{target}{method}")
+        before = answered_ok()
+        completed = subprocess.run(  # noqa: S603 - fixed program, our arguments
+            command, capture_output=True, text=True, check=False
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"h2load exited with {completed.returncode}: {completed.stdout}{completed.stderr}"
+            )
+        confirmed = answered_ok() - before
+        rows = log.read_text().splitlines()
+        latencies = sorted(
+            int(micros) / 1e3
+            for _start, status, micros in (row.split("\t")[:3] for row in rows)
+            if status == "200"
+        )
+    summary = h2load_summary(completed.stdout)
+    # h2load's "succeeded" are streams that closed cleanly, whatever their HTTP status;
+    # its 2xx count includes streams whose headers came but that the run's end cut off.
+    succeeded = min(summary["succeeded"], summary["2xx"])
+    return LoadResult(
+        requests=summary["done"],
+        errors=summary["done"] - succeeded + max(0, succeeded - round(confirmed)),
+        seconds=summary["seconds"],
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+    )
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """`message` as one gRPC length-prefixed message: not compressed, 4-byte length."""
+    return b"\0" + len(message).to_bytes(4, "big") + message
+
+
+_H2LOAD_FIGURES = {
+    "seconds": r"finished in ([0-9.]+)s",
+    "done": r"requests: \d+ total, \d+ started, (\d+) done",
+    "succeeded": r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded",
+    "2xx": r"status codes: (\d+) 2xx",
+}
+
+
+def h2load_summary(output: str) -> dict[str, Any]:
+    """The figures of h2load's printed summary that `grpc_unary` uses."""
+    figures: dict[str, Any] = {}
+    for name, pattern in _H2LOAD_FIGURES.items():
+        found = re.search(pattern, output)
+        if found is None:
+            raise RuntimeError(f"h2load printed no {name!r}:\n{output}")
+        figures[name] = float(found[1]) if name == "seconds" else int(found[1])
+    return figures
+
+
+def worker_processes(command: Sequence[str], processes: int) -> LoadResult:
+    """Runs `processes` copies of a load worker (`command`, a Python module of bench) and
+    merges what they print: one JSON object each, with `requests`, `errors`, `seconds` and
+    every call's latency in seconds (`latencies`): percentiles of percentiles would be
+    wrong."""
     workers = [
-        subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, text=True)  # noqa: S603
         for _ in range(processes)
     ]
-    outputs = [json.loads(worker.communicate()[0]) for worker in workers]
-    if any(worker.returncode != 0 for worker in workers):
-        raise RuntimeError("a gRPC load worker failed")
-    latencies = sorted(value for output in outputs for value in output["latencies"])
+    outputs = [worker.communicate()[0] for worker in workers]
+    failed = [worker.returncode for worker in workers if worker.returncode != 0]
+    if failed:
+        raise RuntimeError(f"{' '.join(command)}: load workers exited with {failed}")
+    reports = [json.loads(output) for output in outputs]
+    latencies = sorted(value for report in reports for value in report["latencies"])
     return LoadResult(
-        requests=sum(output["requests"] for output in outputs),
-        errors=sum(output["errors"] for output in outputs),
-        seconds=max(output["seconds"] for output in outputs),
+        requests=sum(report["requests"] for report in reports),
+        errors=sum(report["errors"] for report in reports),
+        seconds=max(report["seconds"] for report in reports),
         p50_ms=percentile(latencies, 50) * 1e3,
         p99_ms=percentile(latencies, 99) * 1e3,
     )
@@ -111,55 +188,3 @@ def percentile(sorted_values: Sequence[float], percent: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, round(percent / 100 * (len(sorted_values) - 1)))
     return sorted_values[index]
-
-
-async def _grpc_worker(target: str, mindmap_id: str, seconds: float, concurrency: int) -> None:
-    request = mindmap_pb2.GetMindmapRequest(id=mindmap_id)
-    latencies: list[float] = []
-    errors = 0
-    async with aio.insecure_channel(target) as channel:
-        stub = mindmap_pb2_grpc.MindmapServiceStub(channel)
-        await stub.GetMindmap(request)  # connect before the clock starts
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def loop() -> None:
-            nonlocal errors
-            while (now := time.perf_counter()) < deadline:
-                try:
-                    await stub.GetMindmap(request)
-                except aio.AioRpcError:
-                    errors += 1
-                latencies.append(time.perf_counter() - now)
-
-        async with asyncio.TaskGroup() as group:
-            for _ in range(concurrency):
-                group.create_task(loop())
-        elapsed = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "requests": len(latencies),
-                "errors": errors,
-                "seconds": elapsed,
-                "latencies": [round(value, 6) for value in latencies],
-                "median": statistics.median(latencies) if latencies else None,
-            }
-        )
-    )
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.load")
-    sub = parser.add_subparsers(dest="kind", required=True)
-    grpc = sub.add_parser("grpc", help="one gRPC load worker (prints JSON)")
-    grpc.add_argument("target")
-    grpc.add_argument("mindmap_id")
-    grpc.add_argument("seconds", type=float)
-    grpc.add_argument("concurrency", type=int)
-    args = parser.parse_args()
-    asyncio.run(_grpc_worker(args.target, args.mindmap_id, args.seconds, args.concurrency))
-
-
-if __name__ == "__main__":
-    _main()

@@ -22,14 +22,14 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from grpc import aio
 
-from bench.hubproc import seed_mindmap, start_hub
-from bench.load import http_get, percentile
+from bench import table
+from bench.hubproc import seed_mindmap, start_hubs
+from bench.load import percentile
 from bench.scenario import Options
-from bench.throughput import Measured, Side, Summary, Target, measure, summarise
+from bench.throughput import Measured, Summary, Target, measure, rest_get, summarise, summary_row
 from hub.contracts.mindmap.v1 import mindmap_pb2, mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2, user_pb2_grpc
 from hub.frontends.rpc_error import RpcFailure
@@ -95,6 +95,39 @@ class PoliciesOutcome:
         """Everything, for bench-results.json."""
         return {"kind": "policies", **asdict(self)}
 
+    def rows(self) -> list[table.Row]:
+        """Cache hits (with the ratio) and misses; refusals (their p99 against the goal)
+        and the calls served meanwhile."""
+        cache = table.Ratio(
+            "policies: cache hits / misses throughput",
+            self.cache_ratio,
+            self.cache_ratio_per_round,
+            table.at_least(CACHE_GOAL),
+            cpu=self.misses.cpu_us_per_request / self.hits.cpu_us_per_request,
+        )
+        refusal = table.Ratio(
+            "policies: open-breaker refusal p99",
+            self.refusals.p99_ms,
+            goal=table.at_most(REFUSAL_P99_GOAL_MS),
+            unit=" ms",
+        )
+        rows = [
+            summary_row("policies", self.hits, cache),
+            summary_row("policies", self.misses, None),
+        ]
+        for latency, ratio in ((self.refusals, refusal), (self.served, None)):
+            wrong = f", {latency.unexpected} unexpected answers" if latency.unexpected else ""
+            rows.append(
+                table.Row(
+                    "policies",
+                    latency.name,
+                    f"{latency.calls:,} sequential calls{wrong}",
+                    table.latency(latency.p50_ms, latency.p99_ms),
+                    ratio=ratio,
+                )
+            )
+        return rows
+
 
 @dataclass(frozen=True)
 class PoliciesScenario:
@@ -118,14 +151,16 @@ class PoliciesScenario:
 
 
 def _cache(options: Options) -> tuple[Summary, Summary, list[float]]:
-    cached, uncached = start_hub(api_gateway=_CACHED), start_hub(api_gateway=_UNCACHED)
+    cached, uncached = start_hubs({"api_gateway": _CACHED}, {"api_gateway": _UNCACHED})
     try:
         targets = [
             Target(hub, seed_mindmap(hub), options.connections) for hub in (cached, uncached)
         ]
 
+        side = rest_get("REST GET")
+
         def get(target: Target, seconds: float) -> Measured:
-            return measure(target, _REST_GET, seconds)
+            return measure(target, side, seconds)
 
         for target in targets:
             get(target, min(options.seconds, 1.0))  # warm-up
@@ -144,30 +179,20 @@ def _cache(options: Options) -> tuple[Summary, Summary, list[float]]:
     return hits, misses, per_round
 
 
-_REST_GET = Side(
-    "REST GET",
-    lambda target, seconds: http_get(
-        f"{target.hub.http_base}/api/v1/mindmaps/{target.mindmap_id}",
-        seconds=seconds,
-        connections=target.connections,
-    ),
-)
-
-
 def _breaker(calls: int) -> tuple[Latency, Latency]:
-    data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-breaker-"))
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench.breakerhub", str(data_dir)],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        if process.stdout is None:
-            raise RuntimeError("bench.breakerhub: no stdout")
-        ready = json.loads(process.stdout.readline())
-        return asyncio.run(_time_calls(ready["grpc"], ready["user"], calls))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="hub-bench-breaker-") as data_dir:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "bench.breakerhub", data_dir],
+            stdout=subprocess.PIPE,
+        )
+        try:
+            if process.stdout is None:
+                raise RuntimeError("bench.breakerhub: no stdout")
+            ready = json.loads(process.stdout.readline())
+            return asyncio.run(_time_calls(ready["grpc"], ready["user"], calls))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 async def _time_calls(target: str, user_id: str, calls: int) -> tuple[Latency, Latency]:

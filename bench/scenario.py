@@ -1,6 +1,7 @@
 """What every benchmark scenario is: given the run's options, it starts what it needs (a
 fresh hub, a baseline), measures subject against baseline, stops them, and returns an
-outcome that prints as table rows and records as JSON.
+outcome that prints as table rows (its own detailed ones, and its rows of the summary table,
+bench/table.py) and records as JSON.
 
 Throughput scenarios (bench/throughput.py) load two sides for some seconds; the fan-out
 scenario (bench/fanout.py) measures delivery latency and memory per idle connection.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+from bench.table import Row
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class Outcome(Protocol):
 
     def as_json(self) -> dict[str, object]:
         """The figures for bench-results.json."""
+
+    def rows(self) -> list[Row]:
+        """Its rows of the summary table, each ratio on its subject's row."""
 
 
 class Scenario(Protocol):

@@ -1,11 +1,15 @@
 """`SqliteStore`: the `Store` of the embedded default, one SQLite file in WAL mode.
 
-sqlite3 blocks, so each connection lives on its own single-thread executor (a "lane") and
-is only ever used from that thread:
-- the writer lane runs each write as one synchronous function, BEGIN IMMEDIATE to COMMIT
-  (or ROLLBACK), so write transactions never interleave and outbox ids follow commit order;
-- the reader lane serves every read; under WAL it never waits for the writer and each
-  statement sees the last committed state.
+Two connections, each only ever used from one thread:
+- the writer lives on its own single-thread executor (a "lane") and runs each write as one
+  synchronous function, BEGIN IMMEDIATE to COMMIT (or ROLLBACK), so write transactions never
+  interleave and outbox ids follow commit order; a commit waits for the disk, so it stays
+  off the event loop;
+- the reader serves every read on the event loop's own thread, as a plain call: under WAL a
+  read never waits for the writer, each statement sees the last committed state, and a read
+  by id or a page of rows takes tens of microseconds, less than handing it to a thread and
+  back cost (about 150 us of CPU per read, in a profile of `hub serve` under load: the
+  executor's queue, the wake-ups on both sides and the GIL changing hands; docs/benchmarks.md).
 The mapping between rows and messages is `rows.py`; the schema is `sqlite_schema.py`.
 """
 
@@ -81,22 +85,26 @@ class SqliteStore:
         self._path = Path(path)
         self._on_commit = on_commit
         self._writer = _Lane("hub-sqlite-writer")
-        self._reader = _Lane("hub-sqlite-reader")
+        self._reader: sqlite3.Connection | None = None
+        """Used from the event loop's thread only (sqlite3 checks that it is)."""
 
     async def open(self) -> None:
-        """Creates the file if needed, applies pending migrations, connects both lanes."""
+        """Creates the file if needed, applies pending migrations, connects the writer lane
+        and the reader."""
         try:
             await asyncio.to_thread(self._path.parent.mkdir, parents=True, exist_ok=True)
             await self._writer.open(self._connect_writer)
-            await self._reader.open(self._connect_reader)
+            self._reader = self._connect_reader()
         except BaseException:
             await self.close()
             raise
 
     async def close(self) -> None:
-        """Lets queued work finish, then closes both connections and their threads."""
+        """Lets queued writes finish, then closes both connections and the writer's thread."""
         await self._writer.close()
-        await self._reader.close()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
 
     def _connect_writer(self) -> sqlite3.Connection:
         connection = _connect(self._path)
@@ -241,8 +249,10 @@ class SqliteStore:
         return event_id
 
     async def _read(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
-        """The rows (column → value dictionaries) of one query on the reader lane."""
-        return await self._reader.run(lambda connection: connection.execute(sql, params).fetchall())
+        """The rows (column → value dictionaries) of one query, on the reader."""
+        if self._reader is None:
+            raise RuntimeError("hub-sqlite-reader: the store is not open")
+        return self._reader.execute(sql, params).fetchall()
 
 
 class _Lane:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.storage.migrations import SchemaTooNewError
-from hub.storage.sqlite import SqliteStore
+from hub.storage.sqlite import BUSY_TIMEOUT_MS, SqliteStore
 from hub.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from tests.storage.messages import add_mindmap, add_user
 
@@ -125,3 +125,30 @@ def test_migration_2_starts_the_relay_cursor_of_a_new_database_at_0(
     migrate(connection, "test")
 
     assert [(0,)] == connection.execute("SELECT last_event_id FROM relay_cursor").fetchall()
+
+
+async def test_a_read_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """Reads run on the event loop's thread, so one that waited for a write lock would stall
+    the whole hub: under WAL it never does, and sees the last committed state. Another
+    connection holds a write transaction open (an uncommitted change to the user) while the
+    store reads; a read that waited would fail with "database is locked" after the busy
+    timeout instead of answering."""
+    path = tmp_path / "hub.db"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        user = await add_user(store)
+        with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+            writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            writer.execute("BEGIN EXCLUSIVE")  # without WAL, this would lock readers out
+            writer.execute("UPDATE users SET display_name = 'uncommitted' WHERE id = ?", (user.id,))
+
+            during = await store.get_users([user.id])
+
+            writer.execute("COMMIT")
+        after = await store.get_users([user.id])
+    finally:
+        await store.close()
+
+    assert user == during[user.id]
+    assert "uncommitted" == after[user.id].display_name
