@@ -10,16 +10,10 @@ import httpx
 import pytest
 from grpc import aio
 
-from hub.app import (
-    Hub,
-    ListenError,
-    dial_target,
-    listen,
-    listen_socket,
-    rest_routes,
-    server_options,
-)
+from hub.app import Hub
 from hub.config import ApiGateway, ConfigError
+from hub.listening import ListenError, dial_target, listen, listen_socket, server_options
+from hub.parts.gateway import rest_routes
 from hub.testing import harness_settings, running_hub
 
 
