@@ -9,8 +9,9 @@ says which parts run (hub/parts/):
 - `gateway`: `Gateway` alone, dialling `services.<name>.targets`;
 - `users`, `mindmaps`: `OpsHttp` (`/metrics`, `/healthz`, `/readyz`) and `Backends` with
   that one service, on TCP.
-The implementations come from the settings: the store (`open_store`) and the event bus
-(`event_bus`), which the relay publishes to and the front ends' subscriptions read.
+The implementations come from the settings: the store (`storage.engine`: SQLite or
+PostgreSQL, `hub.storage.setup.build_store`) and the event bus (`event_bus`), which the relay
+publishes to and the front ends' subscriptions read.
 
 Observability (`observability.enabled`, hub/observability/): one interceptor on every grpc
 server (front end and backends, first in line), a wrapper of `BackendClient`'s channels, one
@@ -31,9 +32,8 @@ and last the observability stack stops (business consumer, spans flushed).
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from grpc import aio
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -58,13 +58,7 @@ from hub.parts.backends import Backends
 from hub.parts.gateway import Gateway
 from hub.parts.ops import OpsHttp
 from hub.policies.setup import Policies
-from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
-
-
-def open_store(settings: Settings, on_commit: Callable[[int], None]) -> Store:
-    """The store `settings` choose; `on_commit` is called after each committed write."""
-    return SqliteStore(settings.sqlite_path(), on_commit=on_commit)
 
 
 def event_bus(settings: Settings) -> EventBus:
@@ -90,7 +84,8 @@ class Hub:
         access_log: AccessLog | None = None,
     ) -> None:
         """Raises `ConfigError` when the settings do not suit `role` (`config.check_role`),
-        or `api_gateway` names routes or RPCs that do not exist.
+        `api_gateway` names routes or RPCs that do not exist, or the PostgreSQL DSN cannot
+        be parsed.
         `client_interceptors` wrap every front end's backend calls (tests count them);
         `span_exporter`: where spans go instead of the configured exporter (tests);
         `access_log`: where access lines go (`configure_logging`'s; default: records of
@@ -118,7 +113,6 @@ class Hub:
             self.backends = Backends(
                 settings,
                 parts.services,
-                functools.partial(open_store, settings),
                 self.bus,
                 self.observability,
             )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, assert_never
 
@@ -35,10 +35,8 @@ from hub.events.relay import Relay
 from hub.health import HealthServicer
 from hub.listening import dial_target, listen, server_options
 from hub.observability.stack import Observability
+from hub.storage.setup import build_store
 from hub.storage.store import Store
-
-StoreFactory = Callable[[Callable[[int], None]], Store]
-"""Makes the store, given what to call after each commit (with the event id)."""
 
 
 @dataclass
@@ -63,14 +61,14 @@ class Backends:
         self,
         settings: Settings,
         services: Sequence[ServiceName],
-        store: StoreFactory,
         bus: EventBus,
         observability: Observability | None,
     ) -> None:
         self._settings = settings
         self._services = tuple(services)
         self._observability = observability
-        self.store = store(self._committed)
+        self.store: Store = build_store(settings, on_commit=self._committed)
+        """The store `storage.engine` names (`hub.storage.setup`)."""
         events = settings.events
         self.relay = Relay(
             self.store,
@@ -93,7 +91,6 @@ class Backends:
     async def start(self) -> None:
         settings = self._settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         self._store_open = True
         await self.relay.start()
