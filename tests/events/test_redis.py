@@ -24,26 +24,20 @@ from hub.events.bus import EventFilter, ResumeTooOld, SlowConsumer
 from hub.events.redis import RedisEventBus
 from tests.events.buses import T0, Clock, Recorder, event
 from tests.events.streams import LIMIT_SECONDS, take
-from tests.redisdb import REDIS_URL, RedisSpace, connect, redis_space
+from tests.redisdb import REDIS_URL, RedisSpace, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-async def space() -> AsyncIterator[RedisSpace]:
-    async with redis_space() as opened:
-        yield opened
-
-
 @asynccontextmanager
 async def process_bus(
-    space: RedisSpace, *, count: int = 10_000, seconds: float = 1e10, clock: Clock | None = None
+    keyspace: RedisSpace, *, count: int = 10_000, seconds: float = 1e10, clock: Clock | None = None
 ) -> AsyncIterator[RedisEventBus]:
     """A started bus on the test's stream with a client of its own, as another process has."""
     client = connect()
     bus = RedisEventBus(
         client,
-        space.key("events"),
+        keyspace.key("events"),
         retention_count=count,
         retention_seconds=seconds,
         subscriber_queue=10_000,
@@ -58,9 +52,9 @@ async def process_bus(
 
 
 async def test_a_subscriber_of_another_instance_gets_every_event_in_order_once(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
-    async with process_bus(space) as first, process_bus(space) as second:
+    async with process_bus(keyspace) as first, process_bus(keyspace) as second:
         everything = second.subscribe(EventFilter())
         owned = second.subscribe(EventFilter(owner_id="ada"))
         for start in range(1, 301, 20):
@@ -74,13 +68,13 @@ async def test_a_subscriber_of_another_instance_gets_every_event_in_order_once(
         assert (300, 0) == (first.stats().published, second.stats().published)
 
 
-async def test_relays_publishing_the_same_events_add_each_once(space: RedisSpace) -> None:
+async def test_relays_publishing_the_same_events_add_each_once(keyspace: RedisSpace) -> None:
     """Two backend processes relay one outbox: each publishes every event, in overlapping
     batches and at the same time; subscribers anywhere get each event once."""
     async with (
-        process_bus(space) as relay_a,
-        process_bus(space) as relay_b,
-        process_bus(space) as gateway,
+        process_bus(keyspace) as relay_a,
+        process_bus(keyspace) as relay_b,
+        process_bus(keyspace) as gateway,
     ):
         subscription = gateway.subscribe(EventFilter())
 
@@ -95,18 +89,18 @@ async def test_relays_publishing_the_same_events_add_each_once(space: RedisSpace
         assert list(range(1, 501)) == await take(subscription, 500)
         assert 0 == subscription.queued
         assert 500 == relay_a.stats().published + relay_b.stats().published
-        assert 500 == await space.client.xlen(space.key("events"))
+        assert 500 == await keyspace.client.xlen(keyspace.key("events"))
 
 
 async def test_a_subscriber_in_another_os_process_gets_every_event_in_order_once(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
     subscriber = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.events.redis_subscriber",
         REDIS_URL,
-        space.key("events"),
+        keyspace.key("events"),
         "200",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
@@ -115,7 +109,7 @@ async def test_a_subscriber_in_another_os_process_gets_every_event_in_order_once
         assert subscriber.stdout is not None
         async with asyncio.timeout(LIMIT_SECONDS * 2):
             assert b"ready\n" == await subscriber.stdout.readline()
-            async with process_bus(space) as publisher:
+            async with process_bus(keyspace) as publisher:
                 for start in range(1, 201, 25):
                     await publisher.publish([event(n) for n in range(start, start + 25)])
             output, _ = await subscriber.communicate()
@@ -129,11 +123,11 @@ async def test_a_subscriber_in_another_os_process_gets_every_event_in_order_once
 
 
 async def test_a_bus_started_later_resumes_from_what_the_stream_retains(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
-    async with process_bus(space, count=50) as first:
+    async with process_bus(keyspace, count=50) as first:
         await first.publish([event(n) for n in range(1, 101)])
-        async with process_bus(space, count=50) as late:
+        async with process_bus(keyspace, count=50) as late:
             with pytest.raises(ResumeTooOld) as raised:
                 late.subscribe(EventFilter(), since=49)
             resumed = late.subscribe(EventFilter(), since=80)
@@ -145,32 +139,35 @@ async def test_a_bus_started_later_resumes_from_what_the_stream_retains(
 
 
 async def test_a_bus_started_after_everything_aged_out_refuses_every_older_resume(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
     """The stream is empty but says what it had: a resume from before its last id would
     miss events, so it is refused rather than answered with nothing."""
     clock = Clock(T0)
-    async with process_bus(space, seconds=60, clock=clock) as first:
+    async with process_bus(keyspace, seconds=60, clock=clock) as first:
         await first.publish([event(n) for n in range(1, 11)])
         clock.now = T0 + 1000
         await first.publish([event(11)])  # every event is older than 60 s now: all trimmed
-        async with process_bus(space, seconds=60, clock=clock) as late:
+        async with process_bus(keyspace, seconds=60, clock=clock) as late:
             with pytest.raises(ResumeTooOld):
                 late.subscribe(EventFilter(), since=5)
             resumed = late.subscribe(EventFilter(), since=11)
             await first.publish([event(1012)])
 
             assert [1012] == await take(resumed, 1)
-    assert 1 == await space.client.xlen(space.key("events"))
+    assert 1 == await keyspace.client.xlen(keyspace.key("events"))
 
 
 async def test_a_reader_that_missed_trimmed_events_drops_its_subscribers(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
     """One batch larger than the retention: the entries another process's reader had not
     read yet are trimmed before it could. Its subscribers end as too slow, and resuming
     from where they were is refused: nothing is skipped in silence."""
-    async with process_bus(space, count=5) as publisher, process_bus(space, count=5) as reader:
+    async with (
+        process_bus(keyspace, count=5) as publisher,
+        process_bus(keyspace, count=5) as reader,
+    ):
         live = reader.subscribe(EventFilter())
         pushed = Recorder()
         reader.push(EventFilter(), pushed).resume()
@@ -203,13 +200,13 @@ async def _kill_connections(client: Redis, name: str) -> int:
 
 
 async def test_a_reader_whose_connection_is_killed_carries_on_without_gap_or_duplicate(
-    space: RedisSpace,
+    keyspace: RedisSpace,
 ) -> None:
-    name = f"{space.prefix}-reader"
+    name = f"{keyspace.prefix}-reader"
     client = Redis.from_url(REDIS_URL, client_name=name)
     reader = RedisEventBus(
         client,
-        space.key("events"),
+        keyspace.key("events"),
         retention_count=1000,
         retention_seconds=1e10,
         subscriber_queue=1000,
@@ -217,11 +214,11 @@ async def test_a_reader_whose_connection_is_killed_carries_on_without_gap_or_dup
     )
     await reader.start()
     try:
-        async with process_bus(space) as publisher:
+        async with process_bus(keyspace) as publisher:
             subscription = reader.subscribe(EventFilter())
             await publisher.publish([event(n) for n in range(1, 11)])
             assert list(range(1, 11)) == await take(subscription, 10)
-            killed = await _kill_connections(space.client, name)
+            killed = await _kill_connections(keyspace.client, name)
             await publisher.publish([event(n) for n in range(11, 21)])
 
             assert list(range(11, 21)) == await take(subscription, 10)
@@ -252,11 +249,11 @@ async def test_starting_without_a_reachable_redis_fails_with_the_redis_error() -
         await client.aclose()
 
 
-async def test_stream_entries_carry_the_outbox_id_and_commit_time(space: RedisSpace) -> None:
+async def test_stream_entries_carry_the_outbox_id_and_commit_time(keyspace: RedisSpace) -> None:
     """The layout other tools can read: `<event id>-0`, `t` in ms, `e` the Event."""
-    async with process_bus(space) as bus:
+    async with process_bus(keyspace) as bus:
         await bus.publish([event(7), event(9)])
-        entries: Any = await space.client.xrange(space.key("events"))
+        entries: Any = await keyspace.client.xrange(keyspace.key("events"))
 
     assert [b"7-0", b"9-0"] == [entry_id for entry_id, _ in entries]
     assert str((T0 + 7) * 1000).encode() == entries[0][1][b"t"]
