@@ -212,9 +212,10 @@ class Hub:
         return self.gateway
 
     async def start(self) -> None:
-        """Starts every part, in order. On failure, stops whatever had started and
+        """Starts the event bus, then every part, in order. On failure, stops whatever had started and
         re-raises (`ListenError` for an address that is taken)."""
         try:
+            await self.bus.start()
             for part in self._parts:
                 self._begun.append(part)
                 await part.start()
