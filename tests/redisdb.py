@@ -2,7 +2,8 @@
 space of its own.
 
 `redis_space()` hands a test a client and a fresh key prefix (`hubtest-<random>`), and
-deletes every key under that prefix afterwards: tests never touch each other's keys nor
+deletes every key under that prefix afterwards (`redis_prefix()`: the same for processes a
+test starts, which connect by themselves): tests never touch each other's keys nor
 anything else in the database (no FLUSHDB: other suites and other checkouts share it).
 Without Redis the test is skipped, saying why; when `CI=true` a missing Redis is a failure.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -45,10 +48,34 @@ async def require_redis(client: Redis) -> None:
         await client.ping()
     except (RedisError, OSError) as error:
         await client.aclose()
-        reason = f"Redis is not reachable at {REDIS_URL} ({error})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must provide it")
-        pytest.skip(f"{reason}; start redis-server to run this test")
+        _unreachable(error)
+
+
+def _unreachable(error: Exception) -> NoReturn:
+    reason = f"Redis is not reachable at {REDIS_URL} ({error})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must provide it")
+    pytest.skip(f"{reason}; start redis-server to run this test")
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix for processes the test starts (they connect to `REDIS_URL`
+    themselves); its keys are deleted afterwards. Skips without Redis (fails under CI)."""
+    client = SyncRedis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (RedisError, OSError) as error:
+        client.close()
+        _unreachable(error)
+    prefix = f"hubtest-{secrets.token_hex(6)}"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 @asynccontextmanager

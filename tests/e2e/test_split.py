@@ -50,7 +50,7 @@ from hub.contracts.user.v1 import user_pb2_grpc
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, ListUsersRequest, User
 from tests.observability.scrape import Scrape
 from tests.postgres import fresh_schema
-from tests.redis import redis_url
+from tests.redisdb import REDIS_URL, redis_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -88,7 +88,7 @@ class Process:
 class Cluster:
     """Starts the processes of a split hub; ends every one still running at the end."""
 
-    def __init__(self, folder: Path, dsn: str, redis: str) -> None:
+    def __init__(self, folder: Path, dsn: str, redis_prefix: str) -> None:
         self.folder = folder
         self.dsn = dsn
         self.processes: list[Process] = []
@@ -99,7 +99,7 @@ class Cluster:
             "http": {"listen": "127.0.0.1:0"},
             "shutdown": {"grace_period_seconds": GRACE_SECONDS},
             "storage": {"engine": "postgresql", "postgresql": {"dsn": dsn}},
-            "redis": {"url": redis, "key_prefix": f"hub-e2e-{uuid.uuid4().hex[:8]}"},
+            "redis": {"url": REDIS_URL, "key_prefix": redis_prefix},
             "observability": {"logging": {"format": "json"}},
             "api_gateway": {
                 "policies": ["rate_limiting", "caching"],
@@ -194,10 +194,9 @@ class Split:
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
-    redis = redis_url()
     folder = tmp_path_factory.mktemp("split")
-    with fresh_schema() as dsn:
-        cluster = Cluster(folder, dsn, redis)
+    with redis_prefix() as prefix, fresh_schema() as dsn:
+        cluster = Cluster(folder, dsn, prefix)
         try:
             users = cluster.start(
                 "users", "users", services={"user-service": {"listen": "127.0.0.1:0"}}

@@ -156,14 +156,14 @@ async def test_readiness_is_starting_before_start_and_draining_from_stop(split: 
 
 
 async def test_a_backend_replica_shut_down_under_load_refuses_no_write(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_keys: str
 ) -> None:
     """A rolling upgrade: of two user-service replicas, one stops (as on SIGTERM) while
     writes stream in through a gateway's client. It reports NOT_SERVING, keeps serving while
     the client takes it out of rotation, and finishes what it took: no write is refused,
     although writes are never retried."""
     settings = role_settings(
-        tmp_path / "data", redis_url, services={"user-service": {"listen": "127.0.0.1:0"}}
+        tmp_path / "data", redis_keys, services={"user-service": {"listen": "127.0.0.1:0"}}
     )
     replicas = [Hub(settings, role="users") for _ in range(2)]
     for replica in replicas:
