@@ -8,8 +8,10 @@ that `api_gateway.routes` lets out, the GraphQL front end (`graphql.path`) and t
 endpoint `/ws`. They start in that order.
 
 Events: every committed write nudges the relay, which moves the store's outbox events to the
-in-memory event bus (`hub.bus`) that the front ends' subscriptions read; the relay starts
-right after the store opens, priming the bus before anything serves.
+event bus (`hub.bus`) that the front ends' subscriptions read: in memory, or on Redis when
+`redis.url` is set (`hub.events.setup.build_bus`; the rate-limit store and the cache follow
+the same setting in `build_policies`). The bus starts first, then the store, then the relay,
+priming the bus before anything serves.
 
 Observability (`observability.enabled`, hub/observability/): one interceptor on every grpc
 server (front end and backends, first in line), a wrapper of `BackendClient`'s channels, one
@@ -56,9 +58,8 @@ from hub.config import (
 )
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
-from hub.events.bus import EventBus
-from hub.events.memory import MemoryEventBus
 from hub.events.relay import Relay
+from hub.events.setup import build_bus
 from hub.frontends.graphql.app import GraphQLApp
 from hub.frontends.graphql.schema import build_schema
 from hub.frontends.grpc import GrpcFrontend
@@ -76,6 +77,7 @@ from hub.observability.stack import Observability
 from hub.policies.breaker import CircuitBreaker
 from hub.policies.caching import stop_following
 from hub.policies.setup import build_policies, raise_if_any
+from hub.redisconn import connect as connect_redis
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 
@@ -265,16 +267,14 @@ class Hub:
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
         gateway = settings.api_gateway
-        self.policies = build_policies(gateway, settings.data_dir)
+        self.redis = connect_redis(settings.redis)
+        """The Redis clients when `redis.url` is set: bus, rate limits and cache live there."""
+        self.policies = build_policies(gateway, settings.data_dir, self.redis)
         """The gateway policies in force (`hub.policies.setup`)."""
         self._cache_follower: asyncio.Task[None] | None = None
         self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
         events = settings.events
-        self.bus: EventBus = MemoryEventBus(
-            retention_count=events.retention_count,
-            retention_seconds=events.retention_seconds,
-            subscriber_queue=events.subscriber_queue,
-        )
+        self.bus = build_bus(events, self.redis)
         """Committed events for the front ends to subscribe to (`hub.events.bus.EventBus`)."""
         self.relay = Relay(
             self.store,
@@ -336,6 +336,9 @@ class Hub:
         max_bytes = self.settings.grpc.max_message_bytes
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
+        if self.redis is not None:
+            await self.redis.open()
+        await self.bus.start()
         await self.store.open()
         self._store_open = True
         await self.relay.start()
@@ -509,6 +512,8 @@ class Hub:
         if self._store_open:
             await self.store.close()
             self._store_open = False
+        if self.redis is not None:
+            await self.redis.close()
 
     def _unlink_http_socket(self) -> None:
         """Removes the HTTP server's unix socket file, if it had one (grpc removes its own)."""

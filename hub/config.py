@@ -340,6 +340,27 @@ class Events(_Section):
     poll_interval_ms: Annotated[int, Field(gt=0)] = 200
 
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(value: str) -> str:
+    if not value.startswith(_REDIS_SCHEMES):
+        raise ValueError("a Redis URL: redis://host:port/db, rediss://... or unix:///path")
+    return value
+
+
+class Redis(_Section):
+    """Shared state of a scaled-out hub. With `url` set (e.g. `redis://127.0.0.1:6379/0`),
+    the event bus, the rate-limit buckets and the response cache all live in that Redis,
+    under keys starting with `key_prefix:`, so that every process of a deployment shares
+    them (docs/operations.md); without it everything stays in the process. A policy waits
+    at most `timeout_seconds` for Redis before going on without it (docs/policies.md)."""
+
+    url: Annotated[str, AfterValidator(_redis_url)] | None = None
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "hub"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 0.5
+
+
 def _metrics_path(value: str) -> str:
     if not value.startswith("/") or value.startswith("/api/") or value == "/ws":
         raise ValueError("a path starting with /, outside /api/ and other than /ws")
@@ -411,6 +432,7 @@ class Settings(_Section):
     storage: Storage = Field(default_factory=Storage)
     shutdown: Shutdown = Field(default_factory=Shutdown)
     events: Events = Field(default_factory=Events)
+    redis: Redis = Field(default_factory=Redis)
     observability: Observability = Field(default_factory=Observability)
     graphql: GraphQL = Field(default_factory=GraphQL)
     api_gateway: ApiGateway = Field(default_factory=ApiGateway)
