@@ -19,8 +19,10 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hub.config import Redis as RedisSettings
 from hub.policies.cache import ENTRY_OVERHEAD, CacheStats
 from hub.policies.cache_redis import RedisCache
+from hub.redisconn import connect as connect_redis
 from tests.redisdb import RedisSpace, connect
 
 START_SECONDS = 10
@@ -164,7 +166,9 @@ async def test_a_failing_redis_is_bypassed_then_the_cache_is_cleared_before_use(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = _unused_port()
-    client = Redis(port=port, socket_connect_timeout=1)
+    clients = connect_redis(RedisSettings(url=f"redis://127.0.0.1:{port}/0"))
+    assert clients is not None
+    client = clients.policies  # as the hub makes it: short timeouts, one retry
     cache = RedisCache(client, "hub", max_bytes=10_000)
     try:
         with caplog.at_level(logging.WARNING, logger="hub.policies.cache_redis"):
@@ -181,7 +185,7 @@ async def test_a_failing_redis_is_bypassed_then_the_cache_is_cleared_before_use(
                 await cache.set("k", b"new", tags=("users/1",), ttl=60, since=cache.begin())
                 served = await cache.get("k")
     finally:
-        await client.aclose()
+        await clients.close()
 
     assert None is outage
     assert (None, b"new") == (after, served)
