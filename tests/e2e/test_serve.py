@@ -146,14 +146,6 @@ class Launcher:
                 process.wait()
 
 
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    """Starts hubs for the test and leaves none running after it."""
-    started = Launcher(tmp_path)
-    yield started
-    started.kill_survivors()
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """What the scenario wrote, as read back through the front end."""
