@@ -32,6 +32,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from hub.events.bus import EventBus
+from hub.events.tasks import cancel_and_wait
 from hub.storage.store import Store
 
 BATCH_SIZE = 500
@@ -108,9 +109,7 @@ class Relay:
         """Stops the background task and saves the cursor of the last event published."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)  # it may be in a redis-py command (events/tasks.py)
         await self._save()
 
     async def catch_up(self) -> None:

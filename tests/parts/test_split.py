@@ -22,7 +22,7 @@ from hub.contracts.user.v1 import user_pb2_grpc
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
 from hub.listening import dial_target
 from tests.observability.scrape import Labels, Scrape
-from tests.parts.conftest import Split, role_settings, until_reachable
+from tests.parts.conftest import WAIT_SECONDS, Split, role_settings, until_reachable
 
 
 def _url(hub: Hub, path: str) -> str:
@@ -164,26 +164,23 @@ async def test_a_backend_replica_shut_down_under_load_refuses_no_write(
     written: list[str] = []
     refused: list[grpc.StatusCode] = []
 
-    async def writer(number: int) -> None:
+    async def writer(number: int, load: asyncio.TaskGroup) -> None:
         for index in range(100):
+            if number == 0 and index == 12:  # about 200 writes in: the upgrade begins
+                load.create_task(replicas[0].stop())
             user = User(email=f"w{number}-{index}@example.com", display_name="W")
             try:
-                written.append(
-                    (await client.users.CreateUser(CreateUserRequest(user=user))).user.id
+                reply = await client.users.CreateUser(
+                    CreateUserRequest(user=user), timeout=WAIT_SECONDS
                 )
+                written.append(reply.user.id)
             except aio.AioRpcError as error:
                 refused.append(error.code())
-
-    async def upgrade() -> None:
-        while len(written) < 200:  # noqa: ASYNC110 - the writers offer no event to wait on
-            await asyncio.sleep(0.001)
-        await replicas[0].stop()
 
     try:
         async with asyncio.TaskGroup() as load:
             for number in range(16):
-                load.create_task(writer(number))
-            load.create_task(upgrade())
+                load.create_task(writer(number, load))
     finally:
         await client.close()
         for replica in replicas:
