@@ -91,3 +91,16 @@ async def test_calls_are_admitted_while_redis_fails(caplog: pytest.LogCaptureFix
     assert 3 == store.failures
     assert 1 == len(caplog.records)
     assert "admitting calls" in caplog.records[0].getMessage()
+
+
+async def test_a_bucket_faster_than_the_clocks_resolution_is_still_kept(
+    keyspace: RedisSpace,
+) -> None:
+    """A token interval below what the time (seconds since 1970, a double) can tell apart
+    leaves the bucket's expiry at its least (1 ms), not at an invalid 0."""
+    store = RedisRateLimitStore(keyspace.client, keyspace.prefix)
+
+    decisions = [await store.hit("ada|/s/Get", Limit(rate=1e9, burst=3)) for _ in range(3)]
+
+    assert [True, True, True] == [decision.allowed for decision in decisions]
+    assert 0 == store.failures
