@@ -41,12 +41,12 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.events.bus import BusStats, Consumer, EventFilter
 from hub.events.memory import MemoryEventBus, MemorySubscription
-from hub.events.tasks import cancel_and_wait
+from hub.events.tasks import stop_task
 
 READ_BATCH = 500
 """Entries the reader takes from Redis at a time."""
@@ -201,7 +201,7 @@ class RedisEventBus:
         self._closed = True
         reader, self._reader = self._reader, None
         if reader is not None:
-            await cancel_and_wait(reader)
+            await stop_task(reader)
         await self._replica.close()
         async with self._progress:
             self._progress.notify_all()
@@ -221,7 +221,7 @@ class RedisEventBus:
                     {self._key: entry_id(self._position)}, count=READ_BATCH, block=BLOCK_MS
                 )
                 failures = 0
-            except RedisError:
+            except Exception:  # Redis failed (or sent what cannot be read): retry, never die
                 _logger.exception("event bus: cannot read the Redis stream %s", self._key)
                 await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
                 failures += 1

@@ -51,7 +51,7 @@ end
 if tat + interval - burst * interval <= now then
   local new_tat = tat + interval
   redis.call('SET', KEYS[1], string.format('%.17g', new_tat),
-             'PX', math.ceil((new_tat - now) * 1000))
+             'PX', math.max(1, math.ceil((new_tat - now) * 1000)))
 end
 return {string.format('%.17g', now), found or ''}
 """
