@@ -220,6 +220,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
             gateways = [cluster.start(f"gateway-{i}", "gateway", services=targets) for i in "ab"]
             for process in gateways:
                 cluster.wait_ready(process)
+            _until(lambda: all(_health_checks(m) >= len(gateways) for m in mindmaps))
             yield Split(cluster, users, mindmaps, gateways)
         finally:
             cluster.end()
@@ -382,8 +383,18 @@ def _mindmap(split: Split, title: str) -> Mindmap:
 
 def _handled(process: Process) -> float:
     """The calls a mindmap backend has answered, from its /metrics."""
-    scrape = Scrape.parse(httpx.get(f"http://{process.http_address}/metrics").text)
-    return sum(scrape.values("grpc_server_handled_total").values())
+    return sum(_scrape(process).values("grpc_server_handled_total").values())
+
+
+def _health_checks(process: Process) -> float:
+    """The health watches started on a backend: one per gateway that has connected to it
+    (gRPC client-side health checking), which round_robin then uses."""
+    started = _scrape(process).values("grpc_server_started_total")
+    return sum(value for labels, value in started.items() if dict(labels)["grpc_method"] == "Watch")
+
+
+def _scrape(process: Process) -> Scrape:
+    return Scrape.parse(httpx.get(f"http://{process.http_address}/metrics").text)
 
 
 def test_a_mindmap_backend_killed_under_load_fails_no_read_and_loses_no_acknowledged_write(
@@ -403,7 +414,7 @@ def test_a_mindmap_backend_killed_under_load_fails_no_read_and_loses_no_acknowle
         killed_at = load.reads
         _until(lambda: load.reads >= killed_at + 600 and len(load.acknowledged) >= 30)
         again = split.mindmaps[0] = split.cluster.restart(victim)
-        _until(lambda: _handled(again) > 0)
+        _until(lambda: _health_checks(again) >= len(split.gateways) and _handled(again) > 0)
     stored = _stored_nodes(split.cluster.dsn, mindmap.id)
 
     assert -signal.SIGKILL == victim.popen.returncode
@@ -426,7 +437,8 @@ def test_a_mindmap_backend_stopped_under_load_refuses_nothing(split: Split) -> N
         stopped_at = len(load.acknowledged)
         _until(lambda: len(load.acknowledged) >= stopped_at + 30)
     stored = _stored_nodes(split.cluster.dsn, mindmap.id)
-    split.mindmaps[1] = split.cluster.restart(victim)
+    again = split.mindmaps[1] = split.cluster.restart(victim)
+    _until(lambda: _health_checks(again) >= len(split.gateways))
 
     assert 0 == exit_code
     assert ([], []) == (load.failed_reads, load.refused_writes)
