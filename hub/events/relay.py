@@ -10,9 +10,8 @@ never skipped. One published but not yet recorded is published again, which the 
 At start the bus is empty, so the relay first primes it with the retained window: it reads
 from `retention_count` ids before its cursor, and a subscriber that resumes across the
 restart finds what it missed (the bus evicts whatever is older than its retention). Outbox
-ids increase with commit order; where they have gaps (PostgreSQL draws an id for a write that
-a constraint then refuses), the window is only shorter, and the bus still refuses resume
-points before it rather than skip events.
+ids are consecutive (rows are never deleted); were there gaps, the window would only be
+shorter, and the bus still refuses resume points before it rather than skip events.
 
 It wakes on `committed(event_id)` (the composition root calls it after each write of this
 process, so delivery does not wait for a poll), on `nudge()`, and every `poll_interval`
@@ -32,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from hub.events.bus import EventBus
+from hub.events.tasks import stop_task
 from hub.storage.store import Store
 
 BATCH_SIZE = 500
@@ -108,9 +108,7 @@ class Relay:
         """Stops the background task and saves the cursor of the last event published."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)  # a Redis bus may swallow the first cancellation
         await self._save()
 
     async def catch_up(self) -> None:

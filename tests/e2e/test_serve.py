@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,14 +144,6 @@ class Launcher:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    """Starts hubs for the test and leaves none running after it."""
-    started = Launcher(tmp_path)
-    yield started
-    started.kill_survivors()
 
 
 @dataclass(frozen=True)
