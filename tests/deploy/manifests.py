@@ -181,8 +181,6 @@ def service_for(resources: list[Resource], deployment: Resource) -> Resource:
     """The one Service whose selector picks the Deployment's pods."""
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     [service] = [
-        s
-        for s in of_kind(resources, "Service")
-        if s["spec"]["selector"].items() <= labels.items()
+        s for s in of_kind(resources, "Service") if s["spec"]["selector"].items() <= labels.items()
     ]
     return service

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from hub.client import SERVICE_DESCRIPTORS, is_read, method_path
+from hub.config import ServiceName
 from tests.deploy.manifests import (
     ISTIO,
     ROOT,
@@ -118,7 +119,7 @@ def test_every_istio_resource_is_valid_for_the_crd_schemas(tmp_path: Path) -> No
     assert {"VirtualService", "DestinationRule", "PeerAuthentication"} == {
         r["kind"] for r in resources
     }
-    expected = {identify(r): [] for r in resources}
+    expected: dict[str, list[str]] = {identify(r): [] for r in resources}
     assert expected == schema_problems(resources)
     assert expected == type_problems(resources, tmp_path)
 
@@ -152,16 +153,16 @@ def exact_paths(route: dict[str, Any]) -> set[str]:
     return {match["uri"]["exact"] for match in route["match"] if "exact" in match.get("uri", {})}
 
 
-def read_paths(service: str) -> set[str]:
+def read_paths(service: ServiceName) -> set[str]:
     """The wire paths of a backend service's reads (RPCs mapped to HTTP GET)."""
-    descriptor = SERVICE_DESCRIPTORS[service]  # type: ignore[index]
+    descriptor = SERVICE_DESCRIPTORS[service]
     return {method_path(descriptor, m.name) for m in descriptor.methods if is_read(m)}
 
 
 @pytest.mark.parametrize(
     ("name", "service"), [("hub-users", "user-service"), ("hub-mindmaps", "mindmap-service")]
 )
-def test_backend_routes_retry_exactly_the_reads(name: str, service: str) -> None:
+def test_backend_routes_retry_exactly_the_reads(name: str, service: ServiceName) -> None:
     """Reads first (exact method paths, the protos' GET RPCs), then the health stream
     without timeout or retries, then every other method of the service (the writes),
     retried only before they reached a replica, then a catch-all."""
@@ -172,7 +173,7 @@ def test_backend_routes_retry_exactly_the_reads(name: str, service: str) -> None
     assert "unavailable" in found["reads"]["retries"]["retryOn"].split(",")
     assert {"attempts": 0} == found["streams"]["retries"]
     assert "timeout" not in found["streams"]
-    full_name = SERVICE_DESCRIPTORS[service].full_name  # type: ignore[index]
+    full_name = SERVICE_DESCRIPTORS[service].full_name
     assert [{"uri": {"prefix": f"/{full_name}/"}}] == found["writes"]["match"]
     for route in ("writes", "other"):
         assert BEFORE_THE_REPLICA == set(found[route]["retries"]["retryOn"].split(","))
@@ -182,9 +183,10 @@ def test_gateway_routes_retry_grpc_reads_and_http_gets_only() -> None:
     found = routes(named(istio_resources(), "VirtualService", "hub-gateway"))
     every_read = read_paths("user-service") | read_paths("mindmap-service")
     assert every_read == exact_paths(found["grpc-reads"])
-    assert [{"port": 8080, "method": {"exact": "GET"}}, {"port": 8080, "method": {"exact": "HEAD"}}] == (
-        found["http-reads"]["match"]
-    )
+    assert [
+        {"port": 8080, "method": {"exact": "GET"}},
+        {"port": 8080, "method": {"exact": "HEAD"}},
+    ] == (found["http-reads"]["match"])
     for name in ("grpc-writes", "websockets", "http-writes"):
         assert BEFORE_THE_REPLICA == set(found[name]["retries"]["retryOn"].split(",")), name
     for name in ("grpc-streams", "websockets"):
@@ -204,7 +206,7 @@ def test_route_timeouts_are_the_longest_deadline_a_request_may_ask(tmp_path: Pat
         if "timeout" in route
     }
     assert len(timeouts) >= 9
-    assert {where: expected for where in timeouts} == timeouts
+    assert dict.fromkeys(timeouts, expected) == timeouts
     for vs in of_kind(resources, "VirtualService"):
         for route in vs["spec"]["http"]:
             per_try = route["retries"].get("perTryTimeout")

@@ -31,7 +31,6 @@ from tests.deploy.manifests import (
     load_documents,
     mounted_volume,
     named,
-    of_kind,
     port_of,
     probes,
     render,
@@ -94,8 +93,11 @@ def test_the_schema_check_is_strict_a_misspelt_field_fails() -> None:
     probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     probe["httpGett"] = probe.pop("httpGet")
     [problem] = schema_errors(deployment, KUBERNETES_VERSIONS[-1])
-    assert "readinessProbe" in problem and "'httpGett' was unexpected" in problem
-    [unknown] = schema_errors(named(render(LAYOUTS["istio"]), "VirtualService", "hub-users"), "1.37")
+    assert "readinessProbe" in problem
+    assert "'httpGett' was unexpected" in problem
+    [unknown] = schema_errors(
+        named(render(LAYOUTS["istio"]), "VirtualService", "hub-users"), "1.37"
+    )
     assert "VirtualService" in unknown
 
 
@@ -270,9 +272,7 @@ def test_rollouts_and_disruptions_keep_serving(role: str) -> None:
     deployment = deployment_of(resources, role)
     name = deployment["metadata"]["name"]
     assert "replicas" not in deployment["spec"]
-    assert {"maxUnavailable": 0, "maxSurge": 1} == (
-        deployment["spec"]["strategy"]["rollingUpdate"]
-    )
+    assert {"maxUnavailable": 0, "maxSurge": 1} == (deployment["spec"]["strategy"]["rollingUpdate"])
     autoscaler = named(resources, "HorizontalPodAutoscaler", name)
     assert {"apiVersion": "apps/v1", "kind": "Deployment", "name": name} == (
         autoscaler["spec"]["scaleTargetRef"]

@@ -78,7 +78,10 @@ def discovered(deployments: list[Resource]) -> tuple[list[dict[str, Any]], dict[
     quiet["metadata"]["annotations"]["prometheus.io/scrape"] = "false"
     groups += pod_targets("hub-quiet-0", "127.0.0.20", quiet)
     other = {
-        "metadata": {"labels": {"app": "postgres"}, "annotations": {"prometheus.io/scrape": "true"}},
+        "metadata": {
+            "labels": {"app": "postgres"},
+            "annotations": {"prometheus.io/scrape": "true"},
+        },
         "spec": {"containers": [{"name": "postgres", "ports": [{"containerPort": 5432}]}]},
     }
     groups += pod_targets("postgres-0", "127.0.0.21", other)
@@ -117,7 +120,10 @@ async def test_one_target_per_pod_of_each_role_labelled_by_role(tmp_path: Path) 
 
     async with prometheus_with(binary, tmp_path, config) as prometheus:
         async with asyncio.timeout(WAIT_SECONDS):
-            while len((found := await prometheus.targets())["activeTargets"]) < len(pods):
+            while True:  # discovery and relabelling take a few seconds after start
+                found = await prometheus.targets()
+                if len(found["activeTargets"]) >= len(pods):
+                    break
                 await asyncio.sleep(0.2)
 
     active = {
