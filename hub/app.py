@@ -1,8 +1,9 @@
 """The composition root: builds the running hub from `Settings` and owns start and stop.
 
-It is the one module that knows every part: the SQLite store, the backend servers (real
-grpc.aio servers, each with its own health service, listening on a unix socket or TCP as
-configured), the `BackendClient` pointing at them, the public gRPC front end, and the HTTP
+It is the one module that knows every part: the store (`storage.engine`: SQLite or
+PostgreSQL, built by `hub.storage.setup`), the backend servers (real grpc.aio servers, each
+with its own health service, listening on a unix socket or TCP as configured), the
+`BackendClient` pointing at them, the public gRPC front end, and the HTTP
 server (uvicorn, in the same event loop) with the REST front end, which exposes the routes
 that `api_gateway.routes` lets out, the GraphQL front end (`graphql.path`) and the WebSocket
 endpoint `/ws`. They start in that order.
@@ -76,7 +77,7 @@ from hub.observability.stack import Observability
 from hub.policies.breaker import CircuitBreaker
 from hub.policies.caching import stop_following
 from hub.policies.setup import build_policies, raise_if_any
-from hub.storage.sqlite import SqliteStore
+from hub.storage.setup import build_store
 from hub.storage.store import Store
 
 _UNIX_PREFIX = "unix:"
@@ -255,7 +256,8 @@ class Hub:
         span_exporter: SpanExporter | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
-        """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist.
+        """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist, or
+        the PostgreSQL DSN cannot be parsed.
         `client_interceptors` wrap every front end's backend calls (tests count them);
         `span_exporter`: where spans go instead of the configured exporter (tests);
         `access_log`: where access lines go (`configure_logging`'s; default: records of
@@ -268,7 +270,7 @@ class Hub:
         self.policies = build_policies(gateway, settings.data_dir)
         """The gateway policies in force (`hub.policies.setup`)."""
         self._cache_follower: asyncio.Task[None] | None = None
-        self.store: Store = SqliteStore(settings.sqlite_path(), on_commit=self._committed)
+        self.store: Store = build_store(settings, on_commit=self._committed)
         events = settings.events
         self.bus: EventBus = MemoryEventBus(
             retention_count=events.retention_count,
@@ -335,7 +337,6 @@ class Hub:
     async def _start(self) -> None:
         max_bytes = self.settings.grpc.max_message_bytes
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.settings.sqlite_path().parent.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         self._store_open = True
         await self.relay.start()

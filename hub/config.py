@@ -7,7 +7,7 @@ message names the file and every bad key as a dotted path (`api_gateway.routes[0
 with the reason, so a misspelt key is an error at start-up, never a silent default.
 
 Environment overrides: `HUB_` + the key path in upper case with `__` between levels, e.g.
-`HUB_GRPC__LISTEN=127.0.0.1:6000`, `HUB_STORAGE__SQLITE__PATH=/tmp/x.db`,
+`HUB_GRPC__LISTEN=127.0.0.1:6000`, `HUB_STORAGE__POSTGRESQL__DSN=postgresql://db/hub`,
 `HUB_SERVICES__USER_SERVICE__LISTEN=127.0.0.1:0` (`_` stands for `-` in key names). Values of
 text settings are taken as they are; the others are parsed as YAML (`10`, `true`, `[a, b]`).
 """
@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 DEFAULT_CONFIG_FILE = Path("hub.yaml")
 ENV_PREFIX = "HUB_"
@@ -312,10 +321,34 @@ class Sqlite(_Section):
     path: Path | None = None
 
 
-class Storage(_Section):
-    """Persistence."""
+class Postgresql(_Section):
+    """The PostgreSQL store (docs/architecture.md#the-postgresql-store): where the database
+    is, and the bounds of each process's connection pool."""
 
+    dsn: SecretStr = SecretStr("postgresql://localhost/hub")
+    """A libpq connection URI or `key=value` string. A password is better kept out of it, in
+    `PGPASSWORD` or a password file (libpq reads both); `connect_timeout` defaults to 10 s."""
+    min_connections: Annotated[int, Field(ge=1)] = 1
+    """Connections each process keeps open, made at start-up (which fails without them)."""
+    max_connections: Annotated[int, Field(ge=1)] = 10
+    """Connections each process may open at most; more work waits for one to be free."""
+
+    @field_validator("max_connections")
+    @classmethod
+    def _at_least_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_connections")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least min_connections ({minimum})")
+        return value
+
+
+class Storage(_Section):
+    """Persistence: `engine` chooses the store (SQLite, the embedded default, or PostgreSQL,
+    which several processes can share); each engine is set up in its own block."""
+
+    engine: Literal["sqlite", "postgresql"] = "sqlite"
     sqlite: Sqlite = Field(default_factory=Sqlite)
+    postgresql: Postgresql = Field(default_factory=Postgresql)
 
 
 class Shutdown(_Section):
@@ -525,12 +558,12 @@ def _resolve(model: type[BaseModel], segments: list[str]) -> tuple[tuple[str, ..
 
 
 def _is_text(annotation: Any) -> bool:
-    """True for settings whose value is text (str or path, optional or not)."""
+    """True for settings whose value is text (str, secret or path, optional or not)."""
     if get_origin(annotation) in (Union, types.UnionType):
         return all(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
     if get_origin(annotation) is Annotated:
         return _is_text(get_args(annotation)[0])
-    return annotation in (str, Path)
+    return annotation in (str, SecretStr, Path)
 
 
 def _dotted(loc: tuple[str | int, ...]) -> str:

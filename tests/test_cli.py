@@ -65,6 +65,26 @@ def test_serve_with_a_gateway_route_that_exposes_nothing_exits_2(
     assert not (tmp_path / "data").exists()
 
 
+def test_serve_with_a_malformed_postgresql_dsn_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DSN that libpq cannot parse stops `hub serve` with exit 2 before anything starts,
+    naming the key, without repeating the DSN (it may hold a password)."""
+    config = tmp_path / "hub.yaml"
+    config.write_text(
+        f"data_dir: {tmp_path / 'data'}\n"
+        "storage: {engine: postgresql, postgresql: {dsn: 'host=db password=pw1 port'}}\n"
+    )
+
+    assert 2 == main(["serve", "--config", str(config)])
+    assert (
+        "hub: invalid configuration:\n"
+        '  storage.postgresql.dsn: not a libpq connection string: missing "=" after "port"'
+        " in connection info string\n"
+    ) == capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
 def test_serve_with_missing_config_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -61,6 +61,13 @@ def test_defaults_without_file_or_environment(
     assert [] == settings.api_gateway.policies
     assert ["/api/v1/users", "/api/v1/mindmaps"] == [r.path for r in settings.api_gateway.routes]
     assert Path("hub-data/hub.sqlite3") == settings.sqlite_path()
+    postgresql = settings.storage.postgresql
+    assert ("sqlite", "postgresql://localhost/hub", 1, 10) == (
+        settings.storage.engine,
+        postgresql.dsn.get_secret_value(),
+        postgresql.min_connections,
+        postgresql.max_connections,
+    )
     sockets = tmp_path / "hub-data" / "run"
     assert f"unix:{sockets / 'user-service.sock'}" == settings.service_listen("user-service")
     assert f"unix:{sockets / 'mindmap-service.sock'}" == settings.service_listen("mindmap-service")
@@ -124,6 +131,39 @@ http: {listen: "127.0.0.1:8081", max_body_bytes: 65536, default_timeout_seconds:
         settings.http.max_body_bytes,
         settings.http.default_timeout_seconds,
     )
+
+
+def test_postgresql_storage_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    """The engine and pool bounds come from the file; the DSN, a secret, from the environment,
+    taken as it is (not parsed as YAML) and kept out of the settings' repr."""
+    path = _write(
+        tmp_path,
+        "storage: {engine: postgresql, postgresql: {min_connections: 2, max_connections: 20}}\n",
+    )
+    dsn = "postgresql://hub:1234@db.internal:5433/hub?sslmode=require"
+
+    settings = load_settings(path, {"HUB_STORAGE__POSTGRESQL__DSN": dsn})
+
+    postgresql = settings.storage.postgresql
+    assert ("postgresql", dsn, 2, 20) == (
+        settings.storage.engine,
+        postgresql.dsn.get_secret_value(),
+        postgresql.min_connections,
+        postgresql.max_connections,
+    )
+    assert "1234" not in repr(settings)
+
+
+def test_a_secret_from_the_environment_is_text_even_when_it_looks_like_a_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    environ = {"HUB_API_GATEWAY__AUTHENTICATION__JWT_SECRET": "12345"}
+
+    secret = load_settings(None, environ).api_gateway.authentication.jwt_secret
+
+    assert secret is not None
+    assert "12345" == secret.get_secret_value()
 
 
 def test_empty_file_means_defaults(tmp_path: Path) -> None:
@@ -215,6 +255,19 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
         ),
         ("services: {search-service: {}}", "services.search-service: unknown key"),
         ("storage: {sqlite: {file: x.db}}", "storage.sqlite.file: unknown key"),
+        (
+            "storage: {engine: mysql}",
+            "storage.engine: Input should be 'sqlite' or 'postgresql' (got 'mysql')",
+        ),
+        (
+            "storage: {postgresql: {min_connections: 0}}",
+            "storage.postgresql.min_connections: Input should be greater than or equal to 1",
+        ),
+        (
+            "storage: {postgresql: {min_connections: 5, max_connections: 4}}",
+            "storage.postgresql.max_connections: must be at least min_connections (5) (got 4)",
+        ),
+        ("storage: {postgresql: {url: x}}", "storage.postgresql.url: unknown key"),
         (
             "shutdown: {grace_period_seconds: -1}",
             "shutdown.grace_period_seconds: Input should be greater than or equal to 0",

@@ -2,7 +2,7 @@
 constraint means in domain terms.
 
 A row is a mapping from column name to a plain value (str, int, bytes), so the SQLite store
-and a later PostgreSQL store bind and read the same dictionaries with their own SQL:
+and the PostgreSQL store bind and read the same dictionaries with their own SQL:
 - times are integer nanoseconds since the epoch: they round-trip a `Timestamp` exactly;
 - `email_key` is the lower-cased email, the column that makes emails unique ignoring case;
 - a mindmap's nodes are one JSON array of `{"id", "parent_id", "text", "position"}`
@@ -20,7 +20,7 @@ from typing import Any
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap, Node
 from hub.contracts.user.v1.user_pb2 import User
-from hub.errors import AlreadyExists, FailedPrecondition, NotFound
+from hub.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from hub.subjects import user_subject
 
 USER_TYPE = User.DESCRIPTOR.full_name
@@ -165,3 +165,11 @@ def user_has_mindmaps(user_id: str) -> FailedPrecondition:
         f"user {user_id!r} owns mindmaps; delete them first",
         reason="USER_HAS_MINDMAPS",
     )
+
+
+def swap_refused(found: bool, resource_type: str, resource_id: str) -> NotFound | Aborted:
+    """Why a compare-and-swap on a row's etag changed nothing: the row is gone (`NotFound`),
+    or it is there with another etag (`Aborted`). `found`: whether the row exists."""
+    if found:
+        return Aborted(resource_type, resource_id)
+    return NotFound(resource_type, resource_id)

@@ -6,7 +6,7 @@ is only ever used from that thread:
   (or ROLLBACK), so write transactions never interleave and outbox ids follow commit order;
 - the reader lane serves every read; under WAL it never waits for the writer and each
   statement sees the last committed state.
-The mapping between rows and messages is `rows.py`; the schema is `migrations.py`.
+The mapping between rows and messages is `rows.py`; the schema is `sqlite_schema.py`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from typing import Any, TypeVar
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.contracts.user.v1.user_pb2 import User
-from hub.errors import Aborted, NotFound
 from hub.storage import rows
-from hub.storage.migrations import migrate
+from hub.storage.sqlite_schema import migrate
 from hub.storage.store import Row
 
 T = TypeVar("T")
@@ -337,6 +336,5 @@ def _check_swapped(
 ) -> None:
     """After a compare-and-swap statement: `NotFound` or `Aborted` unless it changed a row."""
     if cursor.rowcount == 0:
-        if connection.execute(exists_sql, (resource_id,)).fetchone() is None:
-            raise NotFound(resource_type, resource_id)
-        raise Aborted(resource_type, resource_id)
+        found = connection.execute(exists_sql, (resource_id,)).fetchone() is not None
+        raise rows.swap_refused(found, resource_type, resource_id)

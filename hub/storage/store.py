@@ -36,6 +36,17 @@ class Row(Generic[T]):
     message: T
 
 
+class StoreUnavailableError(ConnectionError):
+    """`Store.open` cannot reach or use the database; the message names it (never with a
+    password) and gives the reason. A `ConnectionError`, so that `hub serve` reports it like
+    any other resource it cannot get at start (exit 1, one line)."""
+
+    def __init__(self, database: str, reason: str) -> None:
+        super().__init__(f"{database} cannot be used: {reason}")
+        self.database = database
+        self.reason = reason
+
+
 class Store(Protocol):
     """Persistence of users, mindmaps and the outbox. See the module docstring for the contract."""
 

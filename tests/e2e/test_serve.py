@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import grpc
 import httpx
+import psycopg
 import pytest
 import yaml
 from google.protobuf import json_format
@@ -45,6 +47,7 @@ from hub.contracts.user.v1.user_pb2 import (
     ListUsersRequest,
     User,
 )
+from tests.postgres import fresh_schema
 
 pytestmark = pytest.mark.e2e
 
@@ -235,10 +238,23 @@ def _scenario(address: str) -> Snapshot:
     return snapshot
 
 
-def test_serve_stop_and_serve_again_keeps_every_result(launcher: Launcher) -> None:
-    """The must-show scenario; SIGTERM exits 0 within the grace period; a new `hub serve` on
-    the same SQLite file reads back every result unchanged."""
-    config = launcher.config("hub")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """The `storage` section of each engine: the default SQLite file in the data folder, or
+    a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with fresh_schema() as dsn:
+        yield {"engine": "postgresql", "postgresql": {"dsn": dsn}}
+
+
+def test_serve_stop_and_serve_again_keeps_every_result(
+    launcher: Launcher, storage: dict[str, Any]
+) -> None:
+    """The must-show scenario, on each storage engine; SIGTERM exits 0 within the grace
+    period; a new `hub serve` on the same database reads back every result unchanged."""
+    config = launcher.config("hub", storage=storage)
     first = launcher.serve(config, "first")
     written = _scenario(first.address)
     assert _over_rest(first, written) == (
@@ -267,6 +283,49 @@ def _over_rest(served: Served, snapshot: Snapshot) -> tuple[dict[str, Any], dict
         user = http.get(f"/api/v1/users/{snapshot.user.id}")
         mindmap = http.get(f"/api/v1/mindmaps/{snapshot.mindmaps[0].id}")
     return user.json(), mindmap.json()
+
+
+def test_serve_on_postgresql_keeps_nothing_in_the_data_folder_but_sockets(
+    launcher: Launcher,
+) -> None:
+    """With `storage.engine: postgresql` the rows are in the database, and no SQLite file is
+    made."""
+    with fresh_schema() as dsn:
+        config = launcher.config(
+            "hub", storage={"engine": "postgresql", "postgresql": {"dsn": dsn}}
+        )
+        served = launcher.serve(config)
+        written = _scenario(served.address)
+        assert 0 == served.terminate()
+        with psycopg.connect(dsn) as connection:
+            stored = connection.execute("SELECT id FROM users").fetchall()
+
+    assert [(written.user.id,)] == stored
+    assert ["run"] == [path.name for path in (launcher.tmp_path / "data").iterdir()]
+
+
+def test_an_unreachable_database_stops_serve_with_exit_1_and_the_reason(
+    launcher: Launcher,
+) -> None:
+    """Like a taken address: one line naming the database (never its password) and libpq's
+    reason, exit 1, no traceback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dsn = f"postgresql://hub:secret-pw@127.0.0.1:{port}/hub"
+    config = launcher.config("hub", storage={"engine": "postgresql", "postgresql": {"dsn": dsn}})
+
+    ended = launcher.run(config)
+
+    assert 1 == ended.returncode
+    (line,) = [json.loads(line) for line in ended.stderr.splitlines()]
+    assert ("error", "hub") == (line["level"], line["logger"])
+    assert line["event"].startswith(
+        f"cannot start: PostgreSQL (user=hub host=127.0.0.1 port={port} dbname=hub) cannot be"
+        ' used: connection failed: connection to server at "127.0.0.1", port'
+        f" {port} failed: Connection refused"
+    )
+    assert "secret-pw" not in ended.stderr
 
 
 def test_second_hub_on_a_used_http_port_fails_clearly(launcher: Launcher, tmp_path: Path) -> None:

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
 
 from hub.contracts.events.v1.events_pb2 import Event
-from hub.errors import Aborted
+from hub.errors import Aborted, FailedPrecondition
+from hub.storage.setup import build_store
 from hub.storage.store import Store
+from tests.storage.conftest import StorageSection, store_settings
 from tests.storage.messages import (
+    add_mindmap,
     add_user,
     changed_mindmap,
     changed_user,
@@ -98,3 +104,26 @@ async def test_concurrent_updates_with_one_etag_let_exactly_one_win(store: Store
     assert {mindmap.id: updates[winner]} == stored
     new_events = (await outbox(store))[len(before) :]
     assert [with_id(mindmap_event("updated", updates[winner]), event_id)] == new_events
+
+
+async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_rejected_one(
+    backing: StorageSection, tmp_path: Path
+) -> None:
+    commits: list[int] = []
+    store = build_store(store_settings(backing, tmp_path), on_commit=commits.append)
+    await store.open()
+    try:
+        user = await add_user(store)
+        mindmap = await add_mindmap(store, user.id)
+        with pytest.raises(FailedPrecondition):
+            await store.delete_user(user.id, user.etag, user_event("deleted", user))
+        await store.save_relay_cursor(2)
+        events = await outbox(store)
+    finally:
+        await store.close()
+
+    assert [event.id for event in events] == commits
+    assert [user.id, mindmap.id] == [
+        events[0].user_created.user.id,
+        events[1].mindmap_created.mindmap.id,
+    ]

@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.errors import FailedPrecondition
-from hub.storage.migrations import (
-    LATEST_VERSION,
-    MIGRATIONS,
-    SchemaTooNewError,
-    migrate,
-    schema_version,
-)
+from hub.storage.migrations import SchemaTooNewError
 from hub.storage.sqlite import SqliteStore
-from tests.storage.messages import add_mindmap, add_user, user_event
+from hub.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, schema_version
+from tests.storage.messages import add_mindmap, add_user
 
 
 @pytest.fixture
@@ -131,21 +125,3 @@ def test_migration_2_starts_the_relay_cursor_of_a_new_database_at_0(
     migrate(connection, "test")
 
     assert [(0,)] == connection.execute("SELECT last_event_id FROM relay_cursor").fetchall()
-
-
-async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_rejected_one(
-    tmp_path: Path,
-) -> None:
-    commits: list[int] = []
-    store = SqliteStore(tmp_path / "hub.db", on_commit=commits.append)
-    await store.open()
-    try:
-        user = await add_user(store)
-        await add_mindmap(store, user.id)
-        with pytest.raises(FailedPrecondition):
-            await store.delete_user(user.id, user.etag, user_event("deleted", user))
-        await store.save_relay_cursor(2)
-    finally:
-        await store.close()
-
-    assert [1, 2] == commits
