@@ -101,14 +101,17 @@ def test_the_schema_check_is_strict_a_misspelt_field_fails() -> None:
     assert "VirtualService" in unknown
 
 
-def test_the_kustomization_lists_every_manifest_but_the_secret_example() -> None:
+def test_the_kustomization_uses_every_file_but_the_secret_example() -> None:
+    """Each manifest is a resource, hub.yaml the one file of the generated ConfigMap."""
     kustomization = load_documents(KUBERNETES / "kustomization.yaml")[0]
+    [generator] = kustomization["configMapGenerator"]
     manifests = sorted(
         path.name
         for path in KUBERNETES.glob("*.yaml")
-        if path.name not in ("kustomization.yaml", SECRET_EXAMPLE.name)
+        if path.name not in ("kustomization.yaml", SECRET_EXAMPLE.name, "hub.yaml")
     )
     assert manifests == sorted(kustomization["resources"])
+    assert ("hub-config", ["hub.yaml"]) == (generator["name"], generator["files"])
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
