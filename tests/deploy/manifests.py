@@ -13,14 +13,14 @@ from __future__ import annotations
 import functools
 import subprocess
 import sysconfig
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
-from hub.config import ServiceName, Settings, load_settings
+from hub.config import ROLES, Role, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -31,12 +31,8 @@ TIMEOUT_SECONDS = 60
 
 Resource = dict[str, Any]
 
-ROLE_SERVICES: Mapping[str, tuple[ServiceName, ...]] = {
-    "gateway": (),
-    "users": ("user-service",),
-    "mindmaps": ("mindmap-service",),
-}
-"""The roles deployed, each with the backend services it hosts (hub.config.ROLES, less `all`)."""
+DEPLOYED_ROLES: tuple[Role, ...] = tuple(role for role in ROLES if role != "all")
+"""The roles that run in pods of their own: every role but the embedded `all`."""
 
 
 def kubectl() -> str:

@@ -17,11 +17,11 @@ from kubernetes_validate import utils as kubernetes_validate
 
 from hub.cli import _parser
 from hub.client import SERVICE_DESCRIPTORS
-from hub.config import HEALTH_PATH, READY_PATH
+from hub.config import HEALTH_PATH, READY_PATH, ROLES, Role, check_role
 from tests.deploy.manifests import (
+    DEPLOYED_ROLES,
     KUBERNETES,
     LAYOUTS,
-    ROLE_SERVICES,
     SECRET_EXAMPLE,
     Resource,
     container,
@@ -43,7 +43,6 @@ from tests.deploy.manifests import (
 KUBERNETES_VERSIONS = ("1.30", "1.37")
 # PostgreSQL's default max_connections, less its superuser_reserved_connections.
 POSTGRESQL_CONNECTIONS = 100 - 3
-ROLES = tuple(ROLE_SERVICES)
 
 
 def kubernetes_resources(layout: Path) -> list[Resource]:
@@ -115,8 +114,8 @@ def test_the_kustomization_uses_every_file_but_the_secret_example() -> None:
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@pytest.mark.parametrize("role", ROLES)
-def test_the_container_runs_hub_serve_with_its_role(layout: str, role: str) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_the_container_runs_hub_serve_with_its_role(layout: str, role: Role) -> None:
     """The command line parses with the hub's own parser, and names this role."""
     deployment = deployment_of(render(LAYOUTS[layout]), role)
     hub = container(deployment)
@@ -127,22 +126,20 @@ def test_the_container_runs_hub_serve_with_its_role(layout: str, role: str) -> N
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
 def test_the_configuration_loads_and_listens_on_the_declared_ports(
-    layout: str, role: str, tmp_path: Path
+    layout: str, role: Role, tmp_path: Path
 ) -> None:
     """The ConfigMap's hub.yaml with the container's environment (Secret values from the
-    example) is a valid configuration, and the container declares the ports it listens on:
-    `http` for http.listen, `grpc` for the public gRPC server (gateway) or the service it
-    hosts (backends)."""
+    example) is a valid configuration with everything the role needs, and the container
+    declares the ports it listens on: `http` for http.listen, `grpc` for the public gRPC
+    server (gateway) or the service it hosts (backends)."""
     resources = render(LAYOUTS[layout])
     deployment = deployment_of(resources, role)
     loaded = settings(resources, deployment, tmp_path)
-    grpc_listen = (
-        loaded.grpc.listen
-        if not ROLE_SERVICES[role]
-        else loaded.service_listen(ROLE_SERVICES[role][0])
-    )
+    check_role(loaded, role)
+    hosted = ROLES[role].services
+    grpc_listen = loaded.service_listen(hosted[0]) if hosted else loaded.grpc.listen
     assert {"http": port_of(loaded.http.listen), "grpc": port_of(grpc_listen)} == (
         container_ports(deployment)
     )
@@ -152,8 +149,8 @@ def test_the_configuration_loads_and_listens_on_the_declared_ports(
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@pytest.mark.parametrize("role", ROLES)
-def test_probes_ask_the_health_endpoints_on_declared_ports(layout: str, role: str) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_probes_ask_the_health_endpoints_on_declared_ports(layout: str, role: Role) -> None:
     """Liveness /healthz and readiness /readyz on the HTTP port; the backends' startup probe
     asks their own gRPC health for their service, on the port they serve it on."""
     deployment = deployment_of(render(LAYOUTS[layout]), role)
@@ -168,8 +165,8 @@ def test_probes_ask_the_health_endpoints_on_declared_ports(layout: str, role: st
         found["readinessProbe"]["httpGet"]["port"],
     )
     startup = found["startupProbe"]
-    if ROLE_SERVICES[role]:
-        [service] = ROLE_SERVICES[role]
+    if ROLES[role].services:
+        [service] = ROLES[role].services
         expected = {"port": ports["grpc"], "service": SERVICE_DESCRIPTORS[service].full_name}
         assert expected == startup["grpc"]
     else:
@@ -181,8 +178,8 @@ def test_probes_ask_the_health_endpoints_on_declared_ports(layout: str, role: st
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-@pytest.mark.parametrize("role", ROLES)
-def test_the_service_picks_the_role_and_forwards_to_declared_ports(layout: str, role: str) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_the_service_picks_the_role_and_forwards_to_declared_ports(layout: str, role: Role) -> None:
     """One Service per role, its selector the Deployment's own (which matches the pod
     labels), each port forwarded to the container port of its name, gRPC ports marked
     `appProtocol: grpc` for Kubernetes and the mesh."""
@@ -219,8 +216,8 @@ def test_the_gateway_dials_each_backend_through_its_service(layout: str, tmp_pat
     the Service's virtual IP in the mesh."""
     resources = render(LAYOUTS[layout])
     gateway = settings(resources, deployment_of(resources, "gateway"), tmp_path)
-    for role, hosted in ROLE_SERVICES.items():
-        for name in hosted:
+    for role in DEPLOYED_ROLES:
+        for name in ROLES[role].services:
             backend = deployment_of(resources, role)
             service = service_for(resources, backend)
             port = container_ports(backend)["grpc"]
@@ -229,8 +226,8 @@ def test_the_gateway_dials_each_backend_through_its_service(layout: str, tmp_pat
             assert [expected] == gateway.service(name).targets
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_pods_run_unprivileged_on_a_read_only_root(role: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_pods_run_unprivileged_on_a_read_only_root(role: Role, tmp_path: Path) -> None:
     """Non-root, no privilege escalation, no capabilities, read-only root file system; the
     hub's data_dir and /tmp are emptyDir volumes."""
     resources = render(KUBERNETES)
@@ -253,8 +250,8 @@ def test_pods_run_unprivileged_on_a_read_only_root(role: str, tmp_path: Path) ->
     assert {"cpu", "memory"} == set(limits["requests"]) == set(limits["limits"])
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_a_pod_drains_within_its_termination_grace_period(role: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_a_pod_drains_within_its_termination_grace_period(role: Role, tmp_path: Path) -> None:
     """Kubernetes kills the container terminationGracePeriodSeconds after it began to stop:
     that must leave room for the preStop sleep and then the hub's own drain."""
     resources = render(KUBERNETES)
@@ -266,8 +263,8 @@ def test_a_pod_drains_within_its_termination_grace_period(role: str, tmp_path: P
     assert termination > pre_stop + grace
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_rollouts_and_disruptions_keep_serving(role: str) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_rollouts_and_disruptions_keep_serving(role: Role) -> None:
     """Rolling updates start a new pod before an old one stops; the autoscaler (not the
     Deployment) owns the replica count and keeps at least two, of which voluntary
     disruptions take at most one; both refer to this Deployment."""
@@ -300,8 +297,8 @@ def test_backend_connections_fit_in_postgresql(tmp_path: Path) -> None:
     assert total <= POSTGRESQL_CONNECTIONS
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_prometheus_annotations_name_the_metrics_port_and_path(role: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", DEPLOYED_ROLES)
+def test_prometheus_annotations_name_the_metrics_port_and_path(role: Role, tmp_path: Path) -> None:
     resources = render(KUBERNETES)
     deployment = deployment_of(resources, role)
     loaded = settings(resources, deployment, tmp_path)
