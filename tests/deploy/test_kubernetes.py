@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pytest
 from kubernetes_validate import utils as kubernetes_validate
@@ -133,7 +134,8 @@ def test_the_configuration_loads_and_listens_on_the_declared_ports(
     """The ConfigMap's hub.yaml with the container's environment (Secret values from the
     example) is a valid configuration with everything the role needs, and the container
     declares the ports it listens on: `http` for http.listen, `grpc` for the public gRPC
-    server (gateway) or the service it hosts (backends)."""
+    server (gateway) or the service it hosts (backends). Spans go to a collector's OTLP
+    gRPC port under the role's own service name."""
     resources = render(LAYOUTS[layout])
     deployment = deployment_of(resources, role)
     loaded = settings(resources, deployment, tmp_path)
@@ -145,7 +147,12 @@ def test_the_configuration_loads_and_listens_on_the_declared_ports(
     )
     assert ("postgresql", "production") == (loaded.storage.engine, loaded.profile)
     assert loaded.redis.url is not None
-    assert f"hub-{role}" == loaded.observability.tracing.service_name
+    tracing = loaded.observability.tracing
+    assert ("otlp", 4317, f"hub-{role}") == (
+        tracing.exporter,
+        urlsplit(tracing.otlp_endpoint).port,
+        tracing.service_name,
+    )
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
