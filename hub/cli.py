@@ -1,9 +1,11 @@
 """The `hub` command: `hub serve`, `hub gen`, `hub token`, `hub --version`.
 
-`serve` runs the whole hub in this process, on a uvloop event loop, until SIGTERM or SIGINT,
-then drains within the configured grace period and exits 0. Exit codes: 2 for a
-configuration that cannot be used (the message names each bad key), 1 when the hub cannot
-start (e.g. its address is taken).
+`serve` runs a hub process, on a uvloop event loop, until SIGTERM or SIGINT, then drains
+within the configured grace period and exits 0. `--role` says which part of the hub it runs
+(`config.ROLES`): `all` (default) everything in one process; `gateway` the front ends and
+policies; `users` / `mindmaps` one backend service with its store (docs/architecture.md).
+Exit codes: 2 for a configuration that cannot be used (the message names each bad key, or
+each setting the role needs), 1 when the hub cannot start (e.g. its address is taken).
 `token` prints a development token (HS256, signed with the key `hub serve` uses with the same
 configuration) for a subject and roles.
 Problems are reported as one clear message on stderr, without a traceback. Logs go to
@@ -26,9 +28,10 @@ from pathlib import Path
 
 import uvloop
 
-from hub.app import Hub, ListenError
+from hub.app import Hub
 from hub.codegen import PROTO_ROOT, generate
-from hub.config import ConfigError, load_settings
+from hub.config import ROLES, ConfigError, Role, load_settings
+from hub.listening import ListenError
 from hub.observability.logging import configure_logging
 from hub.policies.auth import hs256_secret, mint_token
 
@@ -43,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hub` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return _serve(args.config)
+        return _serve(args.config, args.role)
     if args.command == "token":
         return _token(args.config, args.subject, args.role, args.ttl)
     return _gen()
@@ -55,6 +58,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     serve = commands.add_parser("serve", help="run the hub in this process until SIGTERM/SIGINT")
     serve.add_argument("--config", type=Path, default=None, metavar="PATH", help=_CONFIG_HELP)
+    serve.add_argument(
+        "--role",
+        choices=list(ROLES),
+        default="all",
+        help="what this process runs: all (default: everything, one process), gateway "
+        "(front ends and policies), users or mindmaps (one backend service and its store)",
+    )
     commands.add_parser("gen", help="regenerate hub/contracts from proto/ (run in a checkout)")
     token = commands.add_parser("token", help="print a development token (HS256) for a subject")
     token.add_argument("subject", help="the token's subject: a user id")
@@ -71,11 +81,12 @@ def _parser() -> argparse.ArgumentParser:
 _CONFIG_HELP = "YAML configuration file (default: ./hub.yaml if present)"
 
 
-def _serve(config: Path | None) -> int:
+def _serve(config: Path | None, role: Role) -> int:
     try:
         settings = load_settings(config, os.environ)
-        hub = Hub(settings, access_log=configure_logging(settings.observability.logging).access)
-    except ConfigError as error:  # a bad key, or gateway routes that expose nothing
+        logs = configure_logging(settings.observability.logging)
+        hub = Hub(settings, role=role, access_log=logs.access)
+    except ConfigError as error:  # a bad key, a setting the role needs, routes that do not exist
         print(f"hub: {error}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     return uvloop.run(_run(hub))
@@ -91,8 +102,9 @@ async def _run(hub: Hub) -> int:
     except (ListenError, OSError) as error:  # address taken, data folder not writable...
         logger.error("cannot start: %s", error)
         return EXIT_FAILED
-    for role, address in hub.listening().items():
-        logger.info("%s listening on %s", role, address)
+    logger.info("serving as role %s", hub.role)
+    for what, address in hub.listening().items():
+        logger.info("%s listening on %s", what, address)
     # What start-up built (modules, descriptors, compiled routes and schemas) lives as long as
     # the process: freeze it out of the cyclic collector, whose full passes over it showed
     # in the tail latency of event fan-out (docs/benchmarks.md).

@@ -14,11 +14,22 @@ text settings are taken as they are; the others are parsed as YAML (`10`, `true`
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import types
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    TypeAlias,
+    Union,
+    assert_never,
+    get_args,
+    get_origin,
+)
 
 import yaml
 from pydantic import (
@@ -41,6 +52,13 @@ SERVICE_NAMES: tuple[ServiceName, ...] = get_args(ServiceName)
 HttpMethod: TypeAlias = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 Policy: TypeAlias = Literal["rate_limiting", "authentication", "caching", "circuit_breaking"]
 Profile: TypeAlias = Literal["development", "production"]
+Role: TypeAlias = Literal["all", "gateway", "users", "mindmaps"]
+
+HEALTH_PATH = "/healthz"
+"""Liveness, on every role's HTTP server (hub/frontends/probes.py)."""
+READY_PATH = "/readyz"
+"""Readiness, on every role's HTTP server."""
+_PROBE_PATHS = (HEALTH_PATH, READY_PATH)
 
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")
 
@@ -63,11 +81,49 @@ def _listen_address(value: str) -> str:
 
 ListenAddress = Annotated[str, AfterValidator(_listen_address)]
 
+_DNS_TARGET = re.compile(r"^dns:(//[^/]*/)?(?P<address>[^/]+)$")
+
+
+def _target(value: str) -> str:
+    """Accepts what a gateway dials: `host:port`, `[v6]:port`, `unix:<path>`, or
+    `dns:///name:port` (`dns://<dns server>/name:port`), gRPC's name syntax."""
+    match = _DNS_TARGET.match(value)
+    address = value if match is None else match["address"]
+    if address.startswith("unix:") and match is None:
+        return _listen_address(address)
+    found = _HOST_PORT.match(address)
+    if found is None or int(found["port"]) > 65535 or int(found["port"]) == 0:
+        raise ValueError(
+            "expected host:port (port 1-65535), [v6]:port, unix:<path> or dns:///name:port"
+        )
+    return value
+
+
+Target = Annotated[str, AfterValidator(_target)]
+
+
+def _ip_of(target: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address of a `host:port` target, None when the host is a name."""
+    match = _HOST_PORT.match(target)
+    if match is None:
+        return None
+    try:
+        return ipaddress.ip_address(match["host"].strip("[]"))
+    except ValueError:
+        return None
+
 
 def _route_path(value: str) -> str:
     if not value.startswith("/") or any(c.isspace() for c in value):
         raise ValueError("a route path starts with / and has no spaces")
     return value
+
+
+def _page_path(value: str) -> str:
+    """A path of the HTTP server's own pages (GraphQL, metrics): not a probe's."""
+    if value in _PROBE_PATHS:
+        raise ValueError(f"{value} is the HTTP server's probe")
+    return _route_path(value)
 
 
 class _Section(BaseModel):
@@ -116,8 +172,9 @@ class CircuitBreaking(_Section):
 
 
 class Retries(_Section):
-    """Retries of idempotent reads (the RPCs mapped to HTTP GET) that fail with UNAVAILABLE,
-    done by gRPC itself (gRFC A6) with jittered exponential backoff, throttled by a budget."""
+    """Retries of idempotent reads (the RPCs mapped to HTTP GET) that fail with UNAVAILABLE
+    or CANCELLED (a backend replica unreachable, gone, or shutting down), done by gRPC
+    itself (gRFC A6) with jittered exponential backoff, throttled by a budget."""
 
     max_attempts: Annotated[int, Field(ge=1, le=5)] = 3
     """Attempts per call, the first included (1: no retries; gRPC allows at most 5)."""
@@ -282,7 +339,7 @@ class GraphQL(_Section):
     checked on the document before any resolver runs; docs/graphql.md says why each default
     is what it is."""
 
-    path: Annotated[str, AfterValidator(_route_path)] = "/graphql"
+    path: Annotated[str, AfterValidator(_page_path)] = "/graphql"
     graphiql: bool = True
     """Serve the GraphiQL page to browsers at `path`."""
     introspection: bool | None = None
@@ -302,10 +359,41 @@ class GraphQL(_Section):
 
 
 class Service(_Section):
-    """Where one backend service listens in the roles that host it. `None`: a unix socket
-    `<data_dir>/run/<service>.sock`."""
+    """One backend service: where it listens in the roles that host it (`listen`; None: a
+    unix socket `<data_dir>/run/<service>.sock`), and where a gateway dials it (`targets`;
+    empty: its own `listen` address, for role `all`).
+
+    Several targets are replicas that calls are spread over (gRPC `round_robin`, each
+    replica health-checked); gRPC takes a list of addresses only as IP addresses of one
+    family, so several entries are `ip:port` (or `[v6]:port`), and replicas behind a name
+    are one `dns:///name:port` entry whose name resolves to each of them.
+    """
 
     listen: ListenAddress | None = None
+    targets: list[Target] = Field(default_factory=list)
+
+    @field_validator("targets")
+    @classmethod
+    def _several_are_ip_addresses(cls, targets: list[str]) -> list[str]:
+        if len(targets) < 2:
+            return targets
+        ips = [_ip_of(target) for target in targets]
+        if None in ips:
+            raise ValueError(
+                "several targets must each be ip:port (or [v6]:port); for replicas behind "
+                "a host name use one dns:///name:port"
+            )
+        if len({ip.version for ip in ips if ip is not None}) > 1:
+            raise ValueError("several targets must be IP addresses of one family (v4 or v6)")
+        return targets
+
+    def channel_target(self) -> str | None:
+        """The gRPC target of `targets`: the one target as it is, several as one `ipv4:` or
+        `ipv6:` address list; None without targets."""
+        if len(self.targets) < 2:
+            return self.targets[0] if self.targets else None
+        scheme = "ipv6" if self.targets[0].startswith("[") else "ipv4"
+        return f"{scheme}:{','.join(self.targets)}"
 
 
 class Services(_Section):
@@ -373,10 +461,21 @@ class Events(_Section):
     poll_interval_ms: Annotated[int, Field(gt=0)] = 200
 
 
+class Redis(_Section):
+    """Redis, shared by every process of a split or replicated deployment. With `url` set,
+    the response cache, the rate-limit store and the event bus all live there (half-shared
+    state is a misconfiguration not offered); None: all three in this process."""
+
+    url: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
+    """E.g. `redis://127.0.0.1:6379/0`."""
+    key_prefix: Annotated[str, Field(min_length=1)] = "hub"
+    """Prefix of every key the hub makes."""
+
+
 def _metrics_path(value: str) -> str:
     if not value.startswith("/") or value.startswith("/api/") or value == "/ws":
         raise ValueError("a path starting with /, outside /api/ and other than /ws")
-    return value
+    return _page_path(value)
 
 
 class Metrics(_Section):
@@ -444,6 +543,7 @@ class Settings(_Section):
     storage: Storage = Field(default_factory=Storage)
     shutdown: Shutdown = Field(default_factory=Shutdown)
     events: Events = Field(default_factory=Events)
+    redis: Redis = Field(default_factory=Redis)
     observability: Observability = Field(default_factory=Observability)
     graphql: GraphQL = Field(default_factory=GraphQL)
     api_gateway: ApiGateway = Field(default_factory=ApiGateway)
@@ -458,15 +558,83 @@ class Settings(_Section):
         configured = self.storage.sqlite.path
         return configured if configured is not None else self.data_dir / "hub.sqlite3"
 
+    def service(self, service: ServiceName) -> Service:
+        """The settings of one backend service."""
+        match service:
+            case "user-service":
+                return self.services.user_service
+            case "mindmap-service":
+                return self.services.mindmap_service
+            case _:
+                assert_never(service)
+
     def service_listen(self, service: ServiceName) -> str:
         """Where `service` listens: the configured address, else a unix socket in the data dir."""
-        configured = {
-            "user-service": self.services.user_service,
-            "mindmap-service": self.services.mindmap_service,
-        }[service].listen
+        configured = self.service(service).listen
         if configured is not None:
             return configured
         return f"unix:{(self.data_dir / 'run' / f'{service}.sock').absolute()}"
+
+
+@dataclass(frozen=True)
+class RoleParts:
+    """What a process of one role runs."""
+
+    services: tuple[ServiceName, ...]
+    """The backend services it hosts, each with the store and the event relay."""
+    gateway: bool
+    """Whether it runs the front ends and the policies."""
+
+
+ROLES: Mapping[Role, RoleParts] = {
+    "all": RoleParts(services=SERVICE_NAMES, gateway=True),
+    "gateway": RoleParts(services=(), gateway=True),
+    "users": RoleParts(services=("user-service",), gateway=False),
+    "mindmaps": RoleParts(services=("mindmap-service",), gateway=False),
+}
+"""`hub serve --role`: `all` (the embedded default) runs everything in one process; the
+others split it, one process (or several replicas) per role."""
+
+
+def check_role(settings: Settings, role: Role) -> None:
+    """Raises one `ConfigError` naming each setting that `role` needs and `settings` lacks."""
+    if role == "all":
+        return
+    problems: list[str] = []
+    if settings.redis.url is None:
+        problems.append(
+            f"redis.url: role {role} needs Redis (the event bus, response cache and rate "
+            "limits are shared between processes); set it, e.g. redis://127.0.0.1:6379/0"
+        )
+    parts = ROLES[role]
+    if parts.gateway:
+        problems.extend(
+            f"services.{name}.targets: the gateway dials {name} there; set its replicas' "
+            "addresses (ip:port, host:port, or dns:///name:port)"
+            for name in SERVICE_NAMES
+            if not settings.service(name).targets
+        )
+        authentication = settings.api_gateway.authentication
+        if (
+            "authentication" in settings.api_gateway.policies
+            and "HS256" in authentication.algorithms
+            and authentication.jwt_secret is None
+            and authentication.jwt_secret_file is None
+        ):
+            problems.append(
+                "api_gateway.authentication.jwt_secret: every gateway replica must check "
+                "tokens with the same HS256 key; set it, or jwt_secret_file (or leave HS256 "
+                "out of algorithms)"
+            )
+    for name in parts.services:
+        listen = settings.service(name).listen
+        if listen is None or listen.startswith("unix:"):
+            problems.append(
+                f"services.{name}.listen: role {role} serves {name} to gateways in other "
+                "processes; set a TCP address (host:port, e.g. 0.0.0.0:7001)"
+            )
+    if problems:
+        raise ConfigError(f"invalid configuration for role {role}:\n  " + "\n  ".join(problems))
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:

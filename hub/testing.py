@@ -23,11 +23,12 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from hub.app import Hub, dial_target
+from hub.app import Hub
 from hub.config import SERVICE_NAMES, ServiceName, Settings
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH
+from hub.listening import dial_target
 from hub.observability.logging import AccessLog
 
 if TYPE_CHECKING:

@@ -10,16 +10,10 @@ import httpx
 import pytest
 from grpc import aio
 
-from hub.app import (
-    Hub,
-    ListenError,
-    dial_target,
-    listen,
-    listen_socket,
-    rest_routes,
-    server_options,
-)
-from hub.config import ApiGateway, ConfigError
+from hub.app import Hub
+from hub.config import ROLES, ApiGateway, ConfigError, Role, Settings
+from hub.listening import ListenError, dial_target, listen, listen_socket, server_options
+from hub.parts.gateway import rest_routes
 from hub.testing import harness_settings, running_hub
 
 
@@ -231,3 +225,50 @@ async def test_http_on_a_unix_socket(tmp_path: Path) -> None:
 
     assert (200, {"users": [], "nextPageToken": ""}) == (listed.status_code, listed.json())
     assert not path.exists()
+
+
+_SPLIT = {
+    "redis": {"url": "redis://127.0.0.1:6379/0"},
+    "services": {
+        "user-service": {"listen": "127.0.0.1:7001", "targets": ["10.0.0.1:7001"]},
+        "mindmap-service": {"listen": "127.0.0.1:7002", "targets": ["dns:///mindmaps:7002"]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "parts"),
+    [
+        ("all", (("user-service", "mindmap-service"), True)),
+        ("gateway", ((), True)),
+        ("users", (("user-service",), False)),
+        ("mindmaps", (("mindmap-service",), False)),
+    ],
+)
+def test_a_role_builds_its_parts_only(
+    tmp_path: Path, role: Role, parts: tuple[tuple[str, ...], bool]
+) -> None:
+    """What each role runs: the backend side (with the services it hosts) and the gateway
+    side, as config.ROLES says."""
+    hub = Hub(Settings.model_validate({"data_dir": tmp_path, **_SPLIT}), role=role)
+
+    assert (ROLES[role].services, ROLES[role].gateway) == parts
+    assert (hub.backends is not None, hub.gateway is not None) == (bool(parts[0]), parts[1])
+
+
+def test_a_gateway_has_no_store_and_a_backend_no_policies(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"data_dir": tmp_path, **_SPLIT})
+
+    with pytest.raises(LookupError, match="a hub of role gateway hosts no backend service"):
+        _ = Hub(settings, role="gateway").store
+    with pytest.raises(LookupError, match="a hub of role users runs no gateway"):
+        _ = Hub(settings, role="users").policies
+
+
+def test_a_role_the_settings_do_not_suit_is_refused_before_anything_is_built(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError, match="invalid configuration for role mindmaps"):
+        Hub(Settings.model_validate({"data_dir": tmp_path}), role="mindmaps")
+
+    assert [] == list(tmp_path.iterdir())

@@ -148,3 +148,35 @@ def test_gen_in_a_checkout_writes_the_contracts(
     assert (contracts / "user" / "v1" / "user_pb2_grpc.py").is_file()
     assert document.is_file()
     assert events.is_file()
+
+
+def test_serve_as_a_split_role_without_its_settings_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--role gateway` on the embedded defaults: every setting it lacks is named, exit 2,
+    nothing started."""
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+
+    assert 2 == main(["serve", "--config", str(config), "--role", "gateway"])
+    assert [
+        "hub: invalid configuration for role gateway:",
+        "  redis.url: role gateway needs Redis (the event bus, response cache and rate limits"
+        " are shared between processes); set it, e.g. redis://127.0.0.1:6379/0",
+        "  services.user-service.targets: the gateway dials user-service there; set its"
+        " replicas' addresses (ip:port, host:port, or dns:///name:port)",
+        "  services.mindmap-service.targets: the gateway dials mindmap-service there; set its"
+        " replicas' addresses (ip:port, host:port, or dns:///name:port)",
+    ] == capsys.readouterr().err.splitlines()
+    assert not (tmp_path / "data").exists()
+
+
+def test_serve_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--role", "frontend"])
+
+    assert 2 == exited.value.code
+    assert (
+        "argument --role: invalid choice: 'frontend' (choose from 'all', 'gateway', 'users',"
+        " 'mindmaps')" in capsys.readouterr().err
+    )

@@ -1,18 +1,23 @@
-"""`BackendClient` against a real grpc server that fails on purpose: reads are retried on
-UNAVAILABLE, writes never are, and during a full outage the retry budget keeps the attempts
-close to one per call (gRFC A6)."""
+"""`BackendClient` against real grpc servers: reads are retried on UNAVAILABLE (and
+CANCELLED), writes never are, and during a full outage the retry budget keeps the attempts
+close to one per call (gRFC A6); calls are spread over several replicas (round_robin), a
+replica that reports NOT_SERVING or goes away gets none, and reads keep succeeding
+meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import grpc
 import pytest
 from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.client import SERVICE_DESCRIPTORS, BackendClient, is_read
-from hub.config import Retries
+from hub.config import Retries, Service
 from hub.contracts.user.v1.user_pb2 import (
     CreateUserRequest,
     CreateUserResponse,
@@ -20,6 +25,12 @@ from hub.contracts.user.v1.user_pb2 import (
     GetUserResponse,
     User,
 )
+from hub.health import HealthServicer
+from hub.listening import listen, server_options
+
+USERS = "hub.user.v1.UserService"
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 @dataclass
@@ -126,3 +137,134 @@ async def test_during_a_full_outage_the_retry_budget_keeps_attempts_near_one_per
 
     # Tokens start at 10, each failure costs one, no retries at 5 or fewer: about 5 retries.
     assert 100 < users.attempts["GetUser"] <= 110
+
+
+@dataclass
+class Replica:
+    """One replica of the user service: answers GetUser with its own name as the user id,
+    and reports its health in `grpc.health.v1` like a backend does."""
+
+    name: str
+    server: aio.Server
+    health: HealthServicer
+    address: str
+
+    async def serving(self, serving: bool) -> None:
+        status = SERVING if serving else NOT_SERVING
+        await self.health.set(USERS, status)
+
+
+async def _replica(name: str, *, serving: bool = True) -> Replica:
+    reply = GetUserResponse(user=User(id=name)).SerializeToString()
+
+    async def get_user(request: bytes, context: aio.ServicerContext[bytes, bytes]) -> bytes:
+        return reply
+
+    server = aio.server(options=server_options(1024 * 1024))
+    handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {
+        "GetUser": grpc.unary_unary_rpc_method_handler(get_user)
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(USERS, handlers),))
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    address = listen(server, "127.0.0.1:0")
+    await server.start()
+    replica = Replica(name, server, health, address)
+    await replica.serving(serving)
+    return replica
+
+
+@asynccontextmanager
+async def _replicas(*serving: bool) -> AsyncIterator[tuple[list[Replica], BackendClient]]:
+    """Replicas a, b, ... (each SERVING or not, as given) behind one client."""
+    replicas = [await _replica("ab"[index], serving=up) for index, up in enumerate(serving)]
+    target = Service(targets=[replica.address for replica in replicas]).channel_target()
+    assert target is not None
+    client = BackendClient({"user-service": target, "mindmap-service": target})
+    try:
+        yield replicas, client
+    finally:
+        await client.close()
+        for replica in replicas:
+            await replica.server.stop(0)
+
+
+async def _until_reachable(client: BackendClient, reachable: bool) -> None:
+    async with asyncio.timeout(10):
+        async for now in client.reachability("user-service"):
+            if now is reachable:
+                return
+
+
+async def _served_by(client: BackendClient, calls: int) -> list[str]:
+    """Which replica answered each of `calls` reads, in order."""
+    request = GetUserRequest(id="u1")
+    return [(await client.users.GetUser(request)).user.id for _ in range(calls)]
+
+
+async def test_calls_are_spread_over_every_replica() -> None:
+    """round_robin: with two healthy replicas, both answer."""
+    async with _replicas(True, True) as (_, client):
+        await _until_reachable(client, True)
+
+        served = await _served_by(client, 50)
+
+    assert {"a", "b"} == set(served)
+
+
+async def test_a_replica_reporting_not_serving_gets_no_calls() -> None:
+    """A replica whose health says NOT_SERVING is never picked (client-side health
+    checking: its connection becomes usable only after a SERVING answer)."""
+    async with _replicas(True, False) as (_, client):
+        await _until_reachable(client, True)
+
+        served = await _served_by(client, 20)
+
+    assert ["a"] * 20 == served
+
+
+async def test_a_replica_that_turns_not_serving_is_taken_out_until_it_serves_again() -> None:
+    """Health is followed, not only checked once: a replica that reports NOT_SERVING while
+    connected leaves the rotation; with none left the service is unreachable (calls fail at
+    once with UNAVAILABLE); the replica that serves again comes back alone."""
+    async with _replicas(True, False) as ((first, second), client):
+        await _until_reachable(client, True)
+        await first.serving(False)
+        await _until_reachable(client, False)
+
+        with pytest.raises(aio.AioRpcError) as refused:
+            await client.users.GetUser(GetUserRequest(id="u1"))
+        await second.serving(True)
+        await _until_reachable(client, True)
+        served = await _served_by(client, 20)
+
+    assert grpc.StatusCode.UNAVAILABLE == refused.value.code()
+    assert ["b"] * 20 == served
+
+
+async def test_reads_keep_succeeding_while_a_replica_goes_away_under_load() -> None:
+    """A replica shut down in the middle of a stream of concurrent reads costs no read:
+    those it refused are retried on the other one, and round_robin stops picking it.
+    (A replica killed outright: tests/e2e/test_split.py.)"""
+    async with _replicas(True, True) as ((first, _), client):
+        await _until_reachable(client, True)
+        answered: list[str] = []
+        stopped = asyncio.Event()
+
+        async def reader() -> None:
+            request = GetUserRequest(id="u1")
+            while len(answered) < 600:
+                answered.append((await client.users.GetUser(request)).user.id)
+                if len(answered) == 200:  # shut down as a backend does (parts/backends.py)
+                    await first.health.enter_graceful_shutdown()
+                    await first.server.stop(5)
+                    stopped.set()
+
+        async with asyncio.TaskGroup() as readers:
+            for _ in range(8):
+                readers.create_task(reader())
+
+    after = answered[220:]  # the reads still under way when it stopped may have been its
+    assert stopped.is_set()
+    assert {"b"} == set(after)
+    assert len(answered) >= 600

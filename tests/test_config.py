@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import ConfigError, Route, Settings, load_settings
+from hub.config import ConfigError, Role, Route, Settings, check_role, load_settings
 
 SPEC_GATEWAY = """\
 api_gateway:
@@ -254,6 +254,34 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "services.user-service.listen: a unix socket address needs a path",
         ),
         ("services: {search-service: {}}", "services.search-service: unknown key"),
+        (
+            "services: {user-service: {targets: [users]}}",
+            "services.user-service.targets[0]: expected host:port (port 1-65535), [v6]:port,"
+            " unix:<path> or dns:///name:port (got 'users')",
+        ),
+        (
+            "services: {user-service: {targets: ['dns:///users']}}",
+            "services.user-service.targets[0]: expected host:port",
+        ),
+        (
+            "services: {user-service: {targets: ['10.0.0.1:0']}}",
+            "services.user-service.targets[0]: expected host:port (port 1-65535)",
+        ),
+        (
+            "services: {user-service: {targets: ['users-1:7001', 'users-2:7001']}}",
+            "services.user-service.targets: several targets must each be ip:port (or"
+            " [v6]:port); for replicas behind a host name use one dns:///name:port",
+        ),
+        (
+            "services: {user-service: {targets: ['10.0.0.1:7001', '[fd00::2]:7001']}}",
+            "services.user-service.targets: several targets must be IP addresses of one family",
+        ),
+        ("redis: {url: 'http://cache:6379'}", "redis.url: String should match pattern"),
+        (
+            "observability: {metrics: {path: /readyz}}",
+            "observability.metrics.path: /readyz is the HTTP server's probe",
+        ),
+        ("graphql: {path: /healthz}", "graphql.path: /healthz is the HTTP server's probe"),
         ("storage: {sqlite: {file: x.db}}", "storage.sqlite.file: unknown key"),
         (
             "storage: {engine: mysql}",
@@ -416,3 +444,108 @@ def test_observability_settings_from_the_environment(tmp_path: Path) -> None:
         tracing.exporter,
         settings.observability.business.plan_prices.team,
     )
+
+
+@pytest.mark.parametrize(
+    ("targets", "channel_target"),
+    [
+        ([], None),
+        (["users.internal:7001"], "users.internal:7001"),
+        (["dns:///users-headless.hub.svc:7001"], "dns:///users-headless.hub.svc:7001"),
+        (["dns://10.0.0.53/users.test:7001"], "dns://10.0.0.53/users.test:7001"),
+        (["unix:/run/hub/users.sock"], "unix:/run/hub/users.sock"),
+        (["10.0.0.1:7001", "10.0.0.2:7002"], "ipv4:10.0.0.1:7001,10.0.0.2:7002"),
+        (["[fd00::1]:7001", "[fd00::2]:7001"], "ipv6:[fd00::1]:7001,[fd00::2]:7001"),
+    ],
+)
+def test_targets_become_one_grpc_target(targets: list[str], channel_target: str | None) -> None:
+    """One target is dialled as written; several IP addresses become one address list that
+    gRPC's round_robin spreads calls over."""
+    settings = Settings.model_validate({"services": {"user-service": {"targets": targets}}})
+
+    assert channel_target == settings.service("user-service").channel_target()
+
+
+def test_targets_from_the_environment(tmp_path: Path) -> None:
+    """A list of targets is one HUB_* variable, in YAML flow syntax."""
+    settings = load_settings(
+        None, {"HUB_SERVICES__MINDMAP_SERVICE__TARGETS": "[10.0.0.1:7002, 10.0.0.2:7002]"}
+    )
+
+    assert ["10.0.0.1:7002", "10.0.0.2:7002"] == settings.service("mindmap-service").targets
+
+
+_SPLIT = {
+    "redis": {"url": "redis://127.0.0.1:6379/0"},
+    "services": {
+        "user-service": {"listen": "0.0.0.0:7001", "targets": ["dns:///users:7001"]},
+        "mindmap-service": {"listen": "0.0.0.0:7002", "targets": ["dns:///mindmaps:7002"]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (
+            "gateway",
+            [
+                "redis.url: role gateway needs Redis (the event bus, response cache and rate"
+                " limits are shared between processes); set it, e.g. redis://127.0.0.1:6379/0",
+                "services.user-service.targets: the gateway dials user-service there; set its"
+                " replicas' addresses (ip:port, host:port, or dns:///name:port)",
+                "services.mindmap-service.targets: the gateway dials mindmap-service there; set"
+                " its replicas' addresses (ip:port, host:port, or dns:///name:port)",
+            ],
+        ),
+        (
+            "users",
+            [
+                "redis.url: role users needs Redis (the event bus, response cache and rate"
+                " limits are shared between processes); set it, e.g. redis://127.0.0.1:6379/0",
+                "services.user-service.listen: role users serves user-service to gateways in"
+                " other processes; set a TCP address (host:port, e.g. 0.0.0.0:7001)",
+            ],
+        ),
+    ],
+)
+def test_a_role_names_every_setting_it_lacks(role: Role, expected: list[str]) -> None:
+    """The defaults (everything in one process) suit no split role: each missing setting
+    is named, with what to set."""
+    with pytest.raises(ConfigError) as raised:
+        check_role(Settings(), role)
+
+    lines = str(raised.value).splitlines()
+    assert f"invalid configuration for role {role}:" == lines[0]
+    assert expected == [line.strip() for line in lines[1:]]
+
+
+def test_a_backend_role_on_a_unix_socket_is_refused() -> None:
+    """Gateways in other processes (other hosts) cannot dial a unix socket."""
+    settings = Settings.model_validate(
+        {**_SPLIT, "services": {"mindmap-service": {"listen": "unix:/run/hub/mindmaps.sock"}}}
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        check_role(settings, "mindmaps")
+
+    assert "services.mindmap-service.listen: role mindmaps serves mindmap-service to" in str(
+        raised.value
+    )
+
+
+def test_gateway_replicas_must_share_the_hs256_key() -> None:
+    """With authentication on and HS256 allowed, each gateway would otherwise make its own
+    random key, and refuse the tokens the others signed."""
+    gateway = {"policies": ["authentication"]}
+    settings = Settings.model_validate({**_SPLIT, "api_gateway": gateway})
+
+    with pytest.raises(ConfigError) as raised:
+        check_role(settings, "gateway")
+
+    assert (
+        "api_gateway.authentication.jwt_secret: every gateway replica must check tokens with"
+        " the same HS256 key; set it, or jwt_secret_file (or leave HS256 out of algorithms)"
+    ) == str(raised.value).splitlines()[1].strip()
+    shared = {**gateway, "authentication": {"jwt_secret_file": "/run/secrets/jwt"}}
+    check_role(Settings.model_validate({**_SPLIT, "api_gateway": shared}), "gateway")

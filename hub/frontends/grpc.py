@@ -14,12 +14,13 @@ without touching this file) gets a handler that hands the serialized request to
 Given the hub's event bus, it also serves `hub.events.v1.EventService` itself (grpc_events.py):
 events are not a backend's, so there is nothing to forward.
 
-Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name) that
-mirrors the backend's own health service, and is NOT_SERVING too while the service's circuit
-breaker is open (half-open reports SERVING again, so that traffic comes back to probe it);
-EventService SERVING while the front end runs; the overall status `""`, SERVING only while
-every backend is. `drain()` turns them all
-NOT_SERVING for good and ends the open event streams, before the server stops.
+Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name), SERVING
+while `BackendClient` has a replica of the backend that is reachable and reports SERVING in
+its own health service (the client health-checks every replica), and NOT_SERVING too while
+the service's circuit breaker is open (half-open reports SERVING again, so that traffic
+comes back to probe it); EventService SERVING while the front end runs; the overall status
+`""`, SERVING only while every backend is. `drain()` turns them all NOT_SERVING for good and
+ends the open event streams, before the server stops.
 """
 
 from __future__ import annotations
@@ -62,9 +63,6 @@ _HOP_KEYS = frozenset(
         "user-agent",
     }
 )
-# While a backend's health cannot be watched, try again this often (seconds).
-_HEALTH_RETRY_SECONDS = 1.0
-
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -208,16 +206,10 @@ class GrpcFrontend:
         self._mirrors = []
 
     async def _mirror(self, name: ServiceName) -> None:
-        """Follows the backend's own health service; NOT_SERVING while it cannot be reached."""
+        """Follows whether the backend has a replica that is reachable and SERVING."""
         service = SERVICE_DESCRIPTORS[name].full_name
-        stub = health_pb2_grpc.HealthStub(self._client.channel(name))
-        request = health_pb2.HealthCheckRequest(service=service)
-        while True:
-            with contextlib.suppress(aio.AioRpcError):
-                async for reply in stub.Watch(request, wait_for_ready=True):
-                    await self._set(service, reply.status == SERVING)
-            await self._set(service, False)
-            await asyncio.sleep(_HEALTH_RETRY_SECONDS)
+        async for reachable in self._client.reachability(name):
+            await self._set(service, reachable)
 
     def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
         """Reports each service NOT_SERVING while its breaker (by service name) is open."""

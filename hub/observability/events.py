@@ -48,13 +48,14 @@ class WebSocketCounts(Protocol):
 class EventsCollector(Collector):
     """`hub_event_*`, `hub_outbox_*` and `hub_websocket_messages_sent_total` at scrape time.
 
-    `websockets`: each WebSocket endpoint's path and its `stats` method.
+    `relay`: the relay's `stats` method (None: no relay in this process, no `hub_outbox_*`
+    and relay lag); `websockets`: each WebSocket endpoint's path and its `stats` method.
     """
 
     def __init__(
         self,
         bus: Callable[[], BusStats],
-        relay: Callable[[], RelayCounts],
+        relay: Callable[[], RelayCounts] | None,
         websockets: Mapping[str, Callable[[], WebSocketCounts]],
     ) -> None:
         self._bus = bus
@@ -63,7 +64,6 @@ class EventsCollector(Collector):
 
     def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         bus = self._bus()
-        relay = self._relay()
         yield GaugeMetricFamily(
             "hub_event_subscriptions",
             "Open event-bus subscriptions (every front end).",
@@ -82,16 +82,18 @@ class EventsCollector(Collector):
             "Subscriptions the bus dropped because the subscriber fell behind.",
             value=bus.slow_consumer_drops,
         )
-        yield GaugeMetricFamily(
-            "hub_outbox_pending_events",
-            "Committed events not yet published by the relay.",
-            value=relay.pending,
-        )
-        yield GaugeMetricFamily(
-            "hub_event_relay_lag_seconds",
-            "Age of the oldest committed event not yet published (0 when none is pending).",
-            value=relay.lag_seconds,
-        )
+        if self._relay is not None:
+            relay = self._relay()
+            yield GaugeMetricFamily(
+                "hub_outbox_pending_events",
+                "Committed events not yet published by the relay.",
+                value=relay.pending,
+            )
+            yield GaugeMetricFamily(
+                "hub_event_relay_lag_seconds",
+                "Age of the oldest committed event not yet published (0 when none is pending).",
+                value=relay.lag_seconds,
+            )
         sent = CounterMetricFamily(
             "hub_websocket_messages_sent",
             "WebSocket messages sent, by endpoint and message type.",

@@ -1,7 +1,8 @@
 """`Observability`: everything observability of one hub, built from `observability` settings.
 
 The composition root builds one per hub (when `observability.enabled`) and asks it for the
-parts it wires in: a server interceptor per grpc server (`server_interceptor`), the
+parts it wires in (after telling it the event figures to export, `watch_events`, and the
+policies', `watch_policies`): a server interceptor per grpc server (`server_interceptor`), the
 wrapper of `BackendClient`'s channels (`wrap_channel`), the middleware that wraps the HTTP
 dispatch (`wrap`), and the `/metrics` app (`metrics_app`). `start()` starts the business
 metrics consumer, `stop()` stops it and flushes the tracer provider.
@@ -37,38 +38,50 @@ class Observability:
         self,
         settings: ObservabilitySettings,
         bus: EventBus,
-        relay: Callable[[], RelayCounts],
-        websockets: Mapping[str, Callable[[], WebSocketCounts]],
         *,
+        business: bool = True,
         span_exporter: SpanExporter | None = None,
         access_log: AccessLog | None = None,
     ) -> None:
-        """`relay`, `websockets`: the stats methods of the relay and of each WebSocket
-        endpoint by path; `span_exporter`: a test's exporter, which turns tracing on;
-        `access_log`: from `configure_logging` (default: records of `hub.access`)."""
+        """`business`: count business metrics from the bus (where the gateway runs: every
+        gateway replica counts every event); `span_exporter`: a test's exporter, which
+        turns tracing on; `access_log`: from `configure_logging` (default: records of
+        `hub.access`)."""
         self.settings = settings
         self.access_log = AccessLog() if access_log is None else access_log
         self.registry = CollectorRegistry()
         self.metrics = HubMetrics(self.registry)
         self.network = NetworkCounter()
         register_system(self.registry, self.network)
-        bus_stats: Callable[[], BusStats] = bus.stats
-        self.registry.register(EventsCollector(bus_stats, relay, websockets))
+        self._bus_stats: Callable[[], BusStats] = bus.stats
+        traced = span_exporter is not None or settings.tracing.exporter != "none"
+        self.tracing = Tracing(settings.tracing, span_exporter) if traced else None
+        self.business = (
+            BusinessMetrics(
+                self.registry,
+                bus,
+                settings.business,
+                observers=() if self.tracing is None else (self.tracing.delivered,),
+            )
+            if business
+            else None
+        )
+        self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
+
+    def watch_events(
+        self,
+        relay: Callable[[], RelayCounts] | None,
+        websockets: Mapping[str, Callable[[], WebSocketCounts]],
+    ) -> None:
+        """Exports the bus's figures, with the relay's (`relay`: its stats method, None in
+        a process without one) and each WebSocket endpoint's (its stats method by path)."""
+        self.registry.register(EventsCollector(self._bus_stats, relay, websockets))
         for path, stats in websockets.items():
             # Endpoints on their own protocol (`/ws`) bypass the HTTP middleware, which counts
             # the others' connections: theirs are read from their stats at scrape time.
             self.metrics.websocket_connections.labels(endpoint=path).set_function(
                 _connections_of(stats)
             )
-        traced = span_exporter is not None or settings.tracing.exporter != "none"
-        self.tracing = Tracing(settings.tracing, span_exporter) if traced else None
-        self.business = BusinessMetrics(
-            self.registry,
-            bus,
-            settings.business,
-            observers=() if self.tracing is None else (self.tracing.delivered,),
-        )
-        self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
 
     def watch_policies(
         self,
@@ -102,13 +115,15 @@ class Observability:
         )
 
     def start(self) -> None:
-        """Starts the business metrics consumer (once the bus is up)."""
-        self.business.start()
+        """Starts the business metrics consumer, if any (once the bus is up)."""
+        if self.business is not None:
+            self.business.start()
 
     async def stop(self) -> None:
         """Stops the consumer, writes the access lines still buffered, and flushes the
         spans not yet exported."""
-        await self.business.stop()
+        if self.business is not None:
+            await self.business.stop()
         self.access_log.flush()
         if self.tracing is not None:
             self.tracing.shutdown()

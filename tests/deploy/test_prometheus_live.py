@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.app import dial_target
+from hub.listening import dial_target
 from hub.testing import RunningHub, running_hub
 from tests.deploy.artefacts import as_promql, dashboard_expressions, recorded, rules
 from tests.deploy.prometheus_server import JOB, Prometheus, Sample, running_prometheus

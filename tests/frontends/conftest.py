@@ -20,7 +20,6 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from hub.app import dial_target, listen, server_options
 from hub.client import SERVICE_DESCRIPTORS, BackendClient
 from hub.config import SERVICE_NAMES, ServiceName
 from hub.contracts.user.v1 import user_pb2_grpc
@@ -32,6 +31,7 @@ from hub.contracts.user.v1.user_pb2 import (
     User,
 )
 from hub.frontends.grpc import GrpcFrontend
+from hub.listening import dial_target, listen, server_options
 from hub.testing import Binding
 
 if TYPE_CHECKING:

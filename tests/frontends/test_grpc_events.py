@@ -19,7 +19,6 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 
-from hub.app import dial_target, listen, server_options
 from hub.backends.events import event_type
 from hub.contracts.events.v1 import events_pb2_grpc
 from hub.contracts.events.v1.events_pb2 import (
@@ -44,6 +43,7 @@ from hub.contracts.user.v1.user_pb2 import (
 from hub.events.memory import MemoryEventBus
 from hub.frontends.grpc_events import EventStreams
 from hub.frontends.rpc_error import FieldProblem, RpcFailure
+from hub.listening import dial_target, listen, server_options
 from hub.rules import check
 from hub.testing import RunningHub, running_hub
 

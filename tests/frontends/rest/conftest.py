@@ -21,12 +21,12 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_tools import protoc
 from starlette.types import ASGIApp
 
-from hub.app import dial_target, listen_socket
 from hub.client import SERVICE_DESCRIPTORS
 from hub.frontends.http import HttpServer
 from hub.frontends.rest.problems import PROBLEM_JSON
 from hub.frontends.rest.responses import malformed_request
 from hub.frontends.rest.routes import HttpRoute, http_routes
+from hub.listening import dial_target, listen_socket
 from hub.testing import RunningHub
 
 TESTDATA = Path(__file__).parent / "testdata"

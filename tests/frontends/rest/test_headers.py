@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.app import rest_routes
 from hub.client import BackendClient
 from hub.config import SERVICE_NAMES, ApiGateway, Http
 from hub.frontends.rest.app import create_rest_app
 from hub.frontends.rest.headers import RequestHeaders, read_headers
 from hub.frontends.rest.responses import HttpProblem
+from hub.parts.gateway import rest_routes
 from hub.testing import Binding
 from tests.frontends.conftest import FakeBackend, backend_address, fake_backend
 from tests.frontends.rest.conftest import served

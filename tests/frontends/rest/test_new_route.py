@@ -20,10 +20,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from grpc import aio
 
-from hub.app import dial_target, listen, server_options
 from hub.config import Http
 from hub.frontends.rest.app import create_rest_app
 from hub.frontends.rest.routes import HttpRoute, http_routes
+from hub.listening import dial_target, listen, server_options
 from tests.frontends.rest.conftest import route_of, served
 
 

@@ -16,7 +16,6 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from openapi_spec_validator import validate as validate_openapi
 
-from hub.app import rest_routes
 from hub.client import SERVICE_DESCRIPTORS
 from hub.config import ApiGateway
 from hub.contracts.mindmap.v1.mindmap_pb2 import (
@@ -32,6 +31,7 @@ from hub.frontends.rest.problems import PROBLEM_JSON, problem
 from hub.frontends.rest.routes import Exposure, HttpRoute, expose, http_routes
 from hub.frontends.rest.schema import Schemas
 from hub.frontends.rpc_error import FieldProblem
+from hub.parts.gateway import rest_routes
 from tests.frontends.rest.conftest import hub_routes
 
 METHODS = ("get", "put", "post", "delete", "patch")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from openapi_spec_validator import validate as validate_openapi
 
-from hub.app import rest_routes
 from hub.config import ApiGateway
 from hub.frontends.rest.export import OPENAPI_FILE, export_openapi
 from hub.frontends.rest.openapi import API_TITLE, build_openapi
 from hub.frontends.rest.schema import Schemas
+from hub.parts.gateway import rest_routes
 
 ROOT = Path(__file__).resolve().parents[3]
 
