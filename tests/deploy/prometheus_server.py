@@ -73,7 +73,8 @@ class Prometheus:
         return data
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -114,7 +115,7 @@ async def running_prometheus(binary: str, folder: Path, target: str) -> AsyncIte
 async def prometheus_with(binary: str, folder: Path, config: Path) -> AsyncIterator[Prometheus]:
     """Starts Prometheus with the configuration file `config` on a free loopback port, its
     data and log (`prometheus.log`) in `folder`, and stops it on exit."""
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     with (folder / "prometheus.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             binary,
