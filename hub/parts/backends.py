@@ -7,9 +7,12 @@ socket by default, TCP in a split deployment). Every committed write nudges the 
 starts right after the store opens, priming the bus before anything serves.
 
 Draining stops the relay (events committed from then on are published by another replica's
-relay, or by this one after a restart: the outbox keeps them). Stopping reports NOT_SERVING
-(gateways' client-side health checks take the replica out), lets running calls finish within
-what is left of the grace period, then closes the store.
+relay, or by this one after a restart: the outbox keeps them). Stopping reports NOT_SERVING;
+a backend whose clients are other processes (a split role) then keeps serving for
+`handover_seconds`, while the gateways' client-side health checks read the news and take the
+replica out of their rotation, so that no call they send meanwhile is refused; then it stops
+taking calls, lets running ones finish within what is left of the grace period, and closes
+the store.
 """
 
 from __future__ import annotations
@@ -63,8 +66,14 @@ class Backends:
         services: Sequence[ServiceName],
         bus: EventBus,
         observability: Observability | None,
+        *,
+        handover_seconds: float = 0.0,
     ) -> None:
+        """`handover_seconds`: how long to keep serving after reporting NOT_SERVING, for
+        clients in other processes to move away (0: the clients are in this process and
+        have stopped already)."""
         self._settings = settings
+        self._handover_seconds = handover_seconds
         self._services = tuple(services)
         self._observability = observability
         self.store: Store = build_store(settings, on_commit=self._committed)
@@ -149,6 +158,8 @@ class Backends:
     async def stop(self, deadline: float) -> None:
         for backend in self._servers:
             await backend.health.enter_graceful_shutdown()
+        if self._servers and self._handover_seconds > 0:
+            await asyncio.sleep(min(self._handover_seconds, deadline - time.monotonic()))
         remaining = max(0.0, deadline - time.monotonic())
         await asyncio.gather(*(backend.server.stop(remaining) for backend in self._servers))
         self._servers = []

@@ -5,6 +5,8 @@ backends. (Separate OS processes, PostgreSQL and Redis: tests/e2e/test_split.py.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import grpc
 import httpx
@@ -13,14 +15,14 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.app import Hub
-from hub.config import ServiceName
+from hub.config import Role, ServiceName
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap
 from hub.contracts.user.v1 import user_pb2_grpc
-from hub.contracts.user.v1.user_pb2 import GetUserRequest
+from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
 from hub.listening import dial_target
 from tests.observability.scrape import Labels, Scrape
-from tests.parts.conftest import Split
+from tests.parts.conftest import Split, role_settings
 
 WAIT_SECONDS = 10.0
 
@@ -151,3 +153,57 @@ async def test_readiness_is_starting_before_start_and_draining_from_stop(split: 
 
     assert ("starting", False) == (before.state, before.ready)
     assert ("draining", False) == (after.state, after.ready)
+
+
+async def test_a_backend_replica_shut_down_under_load_refuses_no_write(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A rolling upgrade: of two user-service replicas, one stops (as on SIGTERM) while
+    writes stream through the gateway. It reports NOT_SERVING, keeps serving while the
+    gateway takes it out of rotation, and finishes what it took: no write is refused, not
+    even though writes are never retried."""
+    data = tmp_path / "data"
+    hubs: list[Hub] = []
+
+    async def start(role: Role, **sections: Any) -> Hub:
+        hub = Hub(role_settings(data, redis_url, **sections), role=role)
+        await hub.start()
+        hubs.append(hub)
+        return hub
+
+    users = {"user-service": {"listen": "127.0.0.1:0"}}
+    try:
+        replicas = [await start("users", services=users) for _ in range(2)]
+        mindmaps = await start("mindmaps", services={"mindmap-service": {"listen": "127.0.0.1:0"}})
+        targets = {
+            "user-service": [replica.backend_targets["user-service"] for replica in replicas],
+            "mindmap-service": [mindmaps.backend_targets["mindmap-service"]],
+        }
+        gateway = await start(
+            "gateway", services={name: {"targets": value} for name, value in targets.items()}
+        )
+        written: list[str] = []
+        refused: list[grpc.StatusCode] = []
+        async with aio.insecure_channel(dial_target(gateway.grpc_address)) as channel:
+            stub = user_pb2_grpc.UserServiceStub(channel)
+
+            async def writer(number: int) -> None:
+                for index in range(150):
+                    user = User(email=f"w{number}-{index}@example.com", display_name="W")
+                    try:
+                        reply = await stub.CreateUser(CreateUserRequest(user=user))
+                        written.append(reply.user.id)
+                    except aio.AioRpcError as error:
+                        refused.append(error.code())
+                    if number == 0 and index == 30:
+                        await replicas[0].stop()
+
+            async with asyncio.TaskGroup() as writers:
+                for number in range(8):
+                    writers.create_task(writer(number))
+    finally:
+        for hub in reversed(hubs):
+            await hub.stop(grace=1)
+
+    assert [] == refused
+    assert 8 * 150 == len(set(written))
