@@ -2,7 +2,8 @@
 
 `binding` runs a test once per way the front end reaches the backends (unix socket, TCP);
 `running` is a started hub (`hub.testing.running_hub`) in the test's tmp folder with an open
-channel and stubs to its public gRPC front end.
+channel and stubs to its public gRPC front end; `keyspace` a client of the real Redis and a
+key prefix of the test's own (tests/redisdb.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub.testing import BINDINGS, Binding, RunningHub, running_hub
+from tests.redisdb import RedisSpace, redis_space
 
 
 @pytest.fixture(params=BINDINGS)
@@ -27,3 +29,11 @@ async def running(tmp_path: Path, binding: Binding) -> AsyncIterator[RunningHub]
     """A started hub over `binding`, stopped after the test."""
     async with running_hub(tmp_path / "data", binding) as hub:
         yield hub
+
+
+@pytest.fixture
+async def keyspace() -> AsyncIterator[RedisSpace]:
+    """The test Redis and a fresh key prefix, its keys deleted after the test (skips without
+    Redis; fails without it when `CI=true`)."""
+    async with redis_space() as space:
+        yield space

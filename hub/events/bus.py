@@ -2,7 +2,8 @@
 
 The relay (relay.py) publishes outbox events to the bus in id order; front ends (WebSocket,
 gRPC `WatchEvents`, GraphQL subscriptions) subscribe with a filter and an optional resume
-point. Contract, for every implementation (in-memory now, Redis with the scale-out work):
+point. Contract, for every implementation (memory.py in one process, redis.py shared by
+several):
 
 - Events are published in strictly increasing id order; a subscriber receives the events
   that match its filter in that order, each once.
@@ -105,6 +106,10 @@ class Consumer(Protocol):
 
 class EventBus(Protocol):
     """Fan-out of committed events; see the module docstring for the contract."""
+
+    async def start(self) -> None:
+        """Makes the bus ready (a shared bus: connects and loads what it retains); call it
+        once, before anything subscribes or publishes."""
 
     async def publish(self, events: Collection[Event]) -> None:
         """Delivers `events` (ids strictly increasing, above every id published before)."""

@@ -21,6 +21,9 @@ its own deque, which it consumes in id order.
   raises `SlowConsumer` (a push consumer: gets `dropped`) once that is consumed.
 - Push: while its consumer keeps up, a push subscription queues nothing; `publish` calls
   the consumer for each matching subscriber in turn, without yielding.
+- Replica: the Redis bus (redis.py) keeps one of these per process as its local copy of the
+  shared stream and fans out through it; `reset` starts that copy over when it learns it
+  missed events (every subscription is dropped as too slow, so none skips them silently).
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ class MemoryEventBus:
             published=self._published,
             slow_consumer_drops=self._drops,
         )
+
+    async def start(self) -> None:
+        """Nothing to prepare: the bus is ready once made."""
 
     @property
     def oldest_retained(self) -> int:
@@ -144,6 +150,20 @@ class MemoryEventBus:
         for subscription in tuple(self._subscriptions):
             subscription.close()
         self._retained.clear()
+
+    def reset(self, floor: int | None) -> None:
+        """Starts over knowing nothing up to `floor` (None: nothing at all, as when new): the
+        retained events go, and every subscription is dropped as too slow (it raises
+        `SlowConsumer` after what it had queued), so a subscriber that may have missed
+        events resumes, or learns that it cannot."""
+        self._retained.clear()
+        self._floor = floor
+        self._last_id = floor or 0
+        dropped = tuple(self._subscriptions)
+        self._subscriptions.clear()
+        self._drops += len(dropped)
+        for subscription in dropped:
+            subscription.drop()
 
     def _evict(self) -> None:
         """Drops the oldest events beyond the count and age bounds."""
@@ -229,6 +249,18 @@ class MemorySubscription:
         self._last_enqueued = event.id
         self._wake()
         return True
+
+    def drop(self) -> None:
+        """Ends the subscription as too slow although its queue is not full (its bus
+        `reset`): it keeps what it queued; the iterator raises `SlowConsumer` after that, a
+        push consumer gets `dropped` now if it is waiting for events, else at its next
+        `resume()`."""
+        if self._closed or self._dropped:
+            return
+        self._dropped = True
+        self._wake()
+        if self._ready and not self._pending:
+            self.resume()
 
     def resume(self) -> None:
         """Push: hands the consumer the queued events, in order, for as long as it takes

@@ -50,10 +50,29 @@ class Decision:
 
 
 class RateLimitStore(Protocol):
-    """Where the buckets live (in this process now; Redis when replicas share them)."""
+    """Where the buckets live: in this process (`MemoryRateLimitStore`), or in Redis, shared
+    by every gateway (`ratelimit_redis.RedisRateLimitStore`)."""
 
     async def hit(self, key: str, limit: Limit) -> Decision:
         """Takes one token from `key`'s bucket if it has one; atomic per key."""
+
+
+def gcra(now: float, tat: float | None, limit: Limit) -> tuple[Decision, float | None]:
+    """One GCRA step: the decision for a call at `now` on a bucket whose theoretical arrival
+    time is `tat` (None: a new bucket, full), and the bucket's new TAT (None: refused, the
+    bucket is unchanged). Every store takes this step atomically per key."""
+    interval = 1.0 / limit.rate
+    tat = now if tat is None else max(tat, now)
+    allow_at = tat + interval - limit.burst * interval
+    if allow_at > now:
+        return Decision(
+            allowed=False, remaining=0, retry_after=allow_at - now, reset=tat - now
+        ), None
+    new_tat = tat + interval
+    remaining = math.floor((now - (new_tat - limit.burst * interval)) / interval + 1e-9)
+    return Decision(
+        allowed=True, remaining=remaining, retry_after=0.0, reset=new_tat - now
+    ), new_tat
 
 
 class MemoryRateLimitStore:
@@ -68,19 +87,13 @@ class MemoryRateLimitStore:
 
     async def hit(self, key: str, limit: Limit) -> Decision:
         """See `RateLimitStore.hit`."""
-        now = self._clock()
-        interval = 1.0 / limit.rate
-        tat = max(self._tats.get(key, now), now)
-        allow_at = tat + interval - limit.burst * interval
-        if allow_at > now:
-            return Decision(allowed=False, remaining=0, retry_after=allow_at - now, reset=tat - now)
-        new_tat = tat + interval
-        self._tats[key] = new_tat
-        self._tats.move_to_end(key)
-        if len(self._tats) > self._max_keys:
-            self._tats.popitem(last=False)
-        remaining = math.floor((now - (new_tat - limit.burst * interval)) / interval + 1e-9)
-        return Decision(allowed=True, remaining=remaining, retry_after=0.0, reset=new_tat - now)
+        decision, new_tat = gcra(self._clock(), self._tats.get(key), limit)
+        if new_tat is not None:
+            self._tats[key] = new_tat
+            self._tats.move_to_end(key)
+            if len(self._tats) > self._max_keys:
+                self._tats.popitem(last=False)
+        return decision
 
 
 class RateLimiter:

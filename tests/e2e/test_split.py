@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
 )
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, ListUsersRequest, User
+from tests.observability.scrape import Scrape
 from tests.postgres import fresh_schema
-from tests.redis import redis_url
+from tests.redisdb import REDIS_URL, redis_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +88,7 @@ class Process:
 class Cluster:
     """Starts the processes of a split hub; ends every one still running at the end."""
 
-    def __init__(self, folder: Path, dsn: str, redis: str) -> None:
+    def __init__(self, folder: Path, dsn: str, redis_prefix: str) -> None:
         self.folder = folder
         self.dsn = dsn
         self.processes: list[Process] = []
@@ -97,7 +99,7 @@ class Cluster:
             "http": {"listen": "127.0.0.1:0"},
             "shutdown": {"grace_period_seconds": GRACE_SECONDS},
             "storage": {"engine": "postgresql", "postgresql": {"dsn": dsn}},
-            "redis": {"url": redis, "key_prefix": f"hub-e2e-{uuid.uuid4().hex[:8]}"},
+            "redis": {"url": REDIS_URL, "key_prefix": redis_prefix},
             "observability": {"logging": {"format": "json"}},
             "api_gateway": {
                 "policies": ["rate_limiting", "caching"],
@@ -126,6 +128,18 @@ class Cluster:
         process = Process(name, role, popen, log)
         self.processes.append(process)
         return process
+
+    def restart(self, process: Process) -> Process:
+        """Starts a mindmap backend again where `process` listened (the gateways dial a
+        fixed list of addresses), and waits until it is ready."""
+        address = process.address("mindmap-service")
+        again = self.start(
+            f"{process.name}-again",
+            "mindmaps",
+            services={"mindmap-service": {"listen": address}},
+        )
+        self.wait_ready(again)
+        return again
 
     def wait_ready(self, process: Process) -> None:
         """Waits for its "listening" log lines, then for `/readyz` to answer 200."""
@@ -180,10 +194,9 @@ class Split:
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
-    redis = redis_url()
     folder = tmp_path_factory.mktemp("split")
-    with fresh_schema() as dsn:
-        cluster = Cluster(folder, dsn, redis)
+    with redis_prefix() as prefix, fresh_schema() as dsn:
+        cluster = Cluster(folder, dsn, prefix)
         try:
             users = cluster.start(
                 "users", "users", services={"user-service": {"listen": "127.0.0.1:0"}}
@@ -303,69 +316,121 @@ def test_a_read_after_a_write_through_the_other_gateway_is_never_stale(split: Sp
     assert [f"v{version}" for version in range(1, 31)] == [title for title, _ in seen]
 
 
-def test_a_mindmap_backend_killed_under_load_fails_no_read_and_loses_no_acknowledged_write(
-    split: Split,
-) -> None:
-    """Reads through both gateways and writes through one run on; one mindmap backend is
-    killed (SIGKILL) in the middle. Every read succeeds (retried on the other backend, which
-    round_robin then uses alone); every write that was acknowledged is in the database (a
-    write refused meanwhile was never acknowledged, and may or may not have committed)."""
-    with split.channel(0) as first, split.channel(1) as second:
-        owner = _user(first, "linus")
-        stubs = [mindmap_pb2_grpc.MindmapServiceStub(c) for c in (first, second)]
-        mindmap = (
-            stubs[0]
-            .CreateMindmap(CreateMindmapRequest(mindmap=Mindmap(owner_id=owner, title="Load")))
-            .mindmap
-        )
-        reads = 0
-        failed_reads: list[str] = []
-        acknowledged: list[str] = []
-        refused_writes: list[str] = []
-        lock = threading.Lock()
-        stop = threading.Event()
+@dataclass
+class Load:
+    """What the load of `_load` did so far."""
 
-        def read(stub: mindmap_pb2_grpc.MindmapServiceStub) -> None:
-            nonlocal reads
-            while not stop.is_set():
-                try:
-                    stub.GetMindmap(GetMindmapRequest(id=mindmap.id), timeout=WAIT_SECONDS)
-                    stub.ListMindmaps(ListMindmapsRequest(owner_id=owner), timeout=WAIT_SECONDS)
-                    with lock:
-                        reads += 2
-                except grpc.RpcError as error:
-                    failed_reads.append(str(error))
+    reads: int = 0
+    failed_reads: list[str] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+    """Ids of the nodes whose AddNode was answered OK."""
+    refused_writes: list[str] = field(default_factory=list)
 
-        def write() -> None:
-            index = 0
-            while not stop.is_set():
-                node = Node(parent_id=mindmap.nodes[0].id, text=f"n{index}")
-                try:
-                    added = stubs[0].AddNode(
-                        AddNodeRequest(mindmap_id=mindmap.id, node=node), timeout=WAIT_SECONDS
-                    )
-                    acknowledged.append(added.node.id)
-                except grpc.RpcError as error:
-                    refused_writes.append(error.code().name)
-                index += 1
 
-        victim = split.mindmaps[0]
-        with ThreadPoolExecutor(max_workers=5) as pool:
-            workers = [pool.submit(read, stubs[i % 2]) for i in range(4)] + [pool.submit(write)]
-            _until(lambda: reads >= 300)
-            victim.popen.send_signal(signal.SIGKILL)
-            victim.popen.wait()
-            killed_at = reads
-            _until(lambda: reads >= killed_at + 600 and len(acknowledged) >= 30)
+@contextmanager
+def _load(split: Split, mindmap: Mindmap) -> Iterator[Load]:
+    """Reads (GetMindmap, ListMindmaps) in two threads per gateway and node writes in one
+    per gateway, on `mindmap`, until the block ends."""
+    load = Load()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def read(channel: grpc.Channel) -> None:
+        stub = mindmap_pb2_grpc.MindmapServiceStub(channel)
+        while not stop.is_set():
+            try:
+                stub.GetMindmap(GetMindmapRequest(id=mindmap.id), timeout=WAIT_SECONDS)
+                stub.ListMindmaps(
+                    ListMindmapsRequest(owner_id=mindmap.owner_id), timeout=WAIT_SECONDS
+                )
+                with lock:
+                    load.reads += 2
+            except grpc.RpcError as error:
+                load.failed_reads.append(str(error))
+
+    def write(channel: grpc.Channel, name: str) -> None:
+        stub = mindmap_pb2_grpc.MindmapServiceStub(channel)
+        index = 0
+        while not stop.is_set():
+            node = Node(parent_id=mindmap.nodes[0].id, text=f"{name}{index}")
+            try:
+                added = stub.AddNode(
+                    AddNodeRequest(mindmap_id=mindmap.id, node=node), timeout=WAIT_SECONDS
+                )
+                load.acknowledged.append(added.node.id)
+            except grpc.RpcError as error:
+                load.refused_writes.append(error.code().name)
+            index += 1
+
+    with split.channel(0) as first, split.channel(1) as second, ThreadPoolExecutor(6) as pool:
+        workers = [pool.submit(read, channel) for channel in (first, second, first, second)]
+        workers += [pool.submit(write, first, "a"), pool.submit(write, second, "b")]
+        try:
+            yield load
+        finally:
             stop.set()
             for worker in workers:
                 worker.result()
+
+
+def _mindmap(split: Split, title: str) -> Mindmap:
+    with split.channel(0) as channel:
+        owner = _user(channel, title.lower())
+        request = CreateMindmapRequest(mindmap=Mindmap(owner_id=owner, title=title))
+        return mindmap_pb2_grpc.MindmapServiceStub(channel).CreateMindmap(request).mindmap
+
+
+def _handled(process: Process) -> float:
+    """The calls a mindmap backend has answered, from its /metrics."""
+    scrape = Scrape.parse(httpx.get(f"http://{process.http_address}/metrics").text)
+    return sum(scrape.values("grpc_server_handled_total").values())
+
+
+def test_a_mindmap_backend_killed_under_load_fails_no_read_and_loses_no_acknowledged_write(
+    split: Split,
+) -> None:
+    """Reads and writes through both gateways run on; one mindmap backend is killed
+    (SIGKILL) in the middle. Every read succeeds (retried on the other backend, which
+    round_robin then uses alone); every acknowledged write is in the database (a write
+    refused meanwhile was never acknowledged, and may or may not have committed). Started
+    again on its address, the backend gets calls again."""
+    mindmap = _mindmap(split, "Killed")
+    victim = split.mindmaps[0]
+    with _load(split, mindmap) as load:
+        _until(lambda: load.reads >= 300)
+        victim.popen.send_signal(signal.SIGKILL)
+        victim.popen.wait()
+        killed_at = load.reads
+        _until(lambda: load.reads >= killed_at + 600 and len(load.acknowledged) >= 30)
+        again = split.mindmaps[0] = split.cluster.restart(victim)
+        _until(lambda: _handled(again) > 0)
     stored = _stored_nodes(split.cluster.dsn, mindmap.id)
 
     assert -signal.SIGKILL == victim.popen.returncode
-    assert [] == failed_reads
-    assert set() == set(acknowledged) - stored
-    assert set(refused_writes) <= {"UNAVAILABLE"}
+    assert [] == load.failed_reads
+    assert set() == set(load.acknowledged) - stored
+    assert set(load.refused_writes) <= {"UNAVAILABLE"}
+
+
+def test_a_mindmap_backend_stopped_under_load_refuses_nothing(split: Split) -> None:
+    """A rolling upgrade: one mindmap backend gets SIGTERM under the same load. It reports
+    NOT_SERVING, keeps serving while the gateways take it out of rotation, finishes its
+    calls and exits 0: no read fails, no write is refused (writes are never retried), and
+    every one is in the database."""
+    mindmap = _mindmap(split, "Drained")
+    victim = split.mindmaps[1]
+    with _load(split, mindmap) as load:
+        _until(lambda: len(load.acknowledged) >= 30)
+        victim.popen.send_signal(signal.SIGTERM)
+        exit_code = victim.popen.wait(timeout=GRACE_SECONDS + 5)
+        stopped_at = len(load.acknowledged)
+        _until(lambda: len(load.acknowledged) >= stopped_at + 30)
+    stored = _stored_nodes(split.cluster.dsn, mindmap.id)
+    split.mindmaps[1] = split.cluster.restart(victim)
+
+    assert 0 == exit_code
+    assert ([], []) == (load.failed_reads, load.refused_writes)
+    assert set(load.acknowledged) == stored - {mindmap.nodes[0].id}
 
 
 def _stored_nodes(dsn: str, mindmap_id: str) -> set[str]:

@@ -1,14 +1,11 @@
 """A split hub in this process: a `users` and a `mindmaps` hub (each its own `Hub`, with
 its own store on one SQLite file, and its own HTTP server) and a `gateway` hub dialling
-them over TCP, on free loopback ports, sharing one Redis (`redis.url`; skipped without a
-Redis on 127.0.0.1:6379, a failure under CI=true)."""
+them over TCP, on free loopback ports, sharing the test Redis under a key prefix of the
+test's own (tests/redisdb.py: skipped without Redis, a failure under CI=true)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,32 +14,25 @@ import pytest
 
 from hub.app import Hub
 from hub.config import Role, Settings
-
-REDIS = ("127.0.0.1", 6379)
+from tests.redisdb import REDIS_URL, redis_prefix
 
 
 @pytest.fixture
-def redis_url() -> str:
-    """The URL of the Redis the tests share."""
-    try:
-        socket.create_connection(REDIS, timeout=1).close()
-    except OSError as error:
-        reason = f"no Redis on {REDIS[0]}:{REDIS[1]} ({error})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: CI must run it")
-        pytest.skip(reason)
-    return f"redis://{REDIS[0]}:{REDIS[1]}/0"
+def redis_keys() -> Iterator[str]:
+    """A key prefix in the test Redis for the hubs of the test."""
+    with redis_prefix() as prefix:
+        yield prefix
 
 
-def role_settings(data_dir: Path, redis_url: str, **sections: Any) -> Settings:
-    """Settings for one process of a split hub: free ports, one data folder, one Redis
-    under a key prefix of the test's own."""
+def role_settings(data_dir: Path, prefix: str, **sections: Any) -> Settings:
+    """Settings for one process of a split hub: free ports, one data folder, the test
+    Redis under `prefix`."""
     return Settings.model_validate(
         {
             "data_dir": data_dir,
             "grpc": {"listen": "127.0.0.1:0"},
             "http": {"listen": "127.0.0.1:0"},
-            "redis": {"url": redis_url, "key_prefix": f"hub-test-{uuid.uuid4().hex[:8]}"},
+            "redis": {"url": REDIS_URL, "key_prefix": prefix},
             **sections,
         }
     )
@@ -58,13 +48,11 @@ class Split:
 
 
 @pytest.fixture
-async def split(tmp_path: Path, redis_url: str) -> AsyncIterator[Split]:
-    base = role_settings(tmp_path / "data", redis_url)
-    prefix = {"redis": base.redis.model_dump()}
+async def split(tmp_path: Path, redis_keys: str) -> AsyncIterator[Split]:
     started: list[Hub] = []
 
     async def start(role: Role, **sections: Any) -> Hub:
-        hub = Hub(role_settings(tmp_path / "data", redis_url, **prefix, **sections), role=role)
+        hub = Hub(role_settings(tmp_path / "data", redis_keys, **sections), role=role)
         await hub.start()
         started.append(hub)
         return hub

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import grpc
 import httpx
@@ -15,7 +14,8 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.app import Hub
-from hub.config import Role, ServiceName
+from hub.client import BackendClient
+from hub.config import Service, ServiceName
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap
 from hub.contracts.user.v1 import user_pb2_grpc
@@ -156,54 +156,50 @@ async def test_readiness_is_starting_before_start_and_draining_from_stop(split: 
 
 
 async def test_a_backend_replica_shut_down_under_load_refuses_no_write(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_keys: str
 ) -> None:
     """A rolling upgrade: of two user-service replicas, one stops (as on SIGTERM) while
-    writes stream through the gateway. It reports NOT_SERVING, keeps serving while the
-    gateway takes it out of rotation, and finishes what it took: no write is refused, not
-    even though writes are never retried."""
-    data = tmp_path / "data"
-    hubs: list[Hub] = []
+    writes stream in through a gateway's client. It reports NOT_SERVING, keeps serving while
+    the client takes it out of rotation, and finishes what it took: no write is refused,
+    although writes are never retried."""
+    settings = role_settings(
+        tmp_path / "data", redis_keys, services={"user-service": {"listen": "127.0.0.1:0"}}
+    )
+    replicas = [Hub(settings, role="users") for _ in range(2)]
+    for replica in replicas:
+        await replica.start()
+    target = Service(
+        targets=[replica.backend_targets["user-service"] for replica in replicas]
+    ).channel_target()
+    assert target is not None
+    client = BackendClient({"user-service": target, "mindmap-service": target})
+    written: list[str] = []
+    refused: list[grpc.StatusCode] = []
 
-    async def start(role: Role, **sections: Any) -> Hub:
-        hub = Hub(role_settings(data, redis_url, **sections), role=role)
-        await hub.start()
-        hubs.append(hub)
-        return hub
+    async def writer(number: int) -> None:
+        for index in range(100):
+            user = User(email=f"w{number}-{index}@example.com", display_name="W")
+            try:
+                written.append(
+                    (await client.users.CreateUser(CreateUserRequest(user=user))).user.id
+                )
+            except aio.AioRpcError as error:
+                refused.append(error.code())
 
-    users = {"user-service": {"listen": "127.0.0.1:0"}}
+    async def upgrade() -> None:
+        while len(written) < 200:  # noqa: ASYNC110 - the writers offer no event to wait on
+            await asyncio.sleep(0.001)
+        await replicas[0].stop()
+
     try:
-        replicas = [await start("users", services=users) for _ in range(2)]
-        mindmaps = await start("mindmaps", services={"mindmap-service": {"listen": "127.0.0.1:0"}})
-        targets = {
-            "user-service": [replica.backend_targets["user-service"] for replica in replicas],
-            "mindmap-service": [mindmaps.backend_targets["mindmap-service"]],
-        }
-        gateway = await start(
-            "gateway", services={name: {"targets": value} for name, value in targets.items()}
-        )
-        written: list[str] = []
-        refused: list[grpc.StatusCode] = []
-        async with aio.insecure_channel(dial_target(gateway.grpc_address)) as channel:
-            stub = user_pb2_grpc.UserServiceStub(channel)
-
-            async def writer(number: int) -> None:
-                for index in range(150):
-                    user = User(email=f"w{number}-{index}@example.com", display_name="W")
-                    try:
-                        reply = await stub.CreateUser(CreateUserRequest(user=user))
-                        written.append(reply.user.id)
-                    except aio.AioRpcError as error:
-                        refused.append(error.code())
-                    if number == 0 and index == 30:
-                        await replicas[0].stop()
-
-            async with asyncio.TaskGroup() as writers:
-                for number in range(8):
-                    writers.create_task(writer(number))
+        async with asyncio.TaskGroup() as load:
+            for number in range(16):
+                load.create_task(writer(number))
+            load.create_task(upgrade())
     finally:
-        for hub in reversed(hubs):
-            await hub.stop(grace=1)
+        await client.close()
+        for replica in replicas:
+            await replica.stop(grace=1)
 
     assert [] == refused
-    assert 8 * 150 == len(set(written))
+    assert 16 * 100 == len(set(written))

@@ -1,11 +1,26 @@
-"""The token bucket (GCRA) on a fake clock: a burst, the refill rate, the numbers a refusal
-reports, and the memory bound."""
+"""The token bucket (GCRA) on a fake clock, in each store (in memory, and in the real Redis):
+a burst, the refill rate, the numbers a refusal reports; the memory store's bound. What only
+the Redis store does (several gateways, its own clock, Redis failing) is in
+test_ratelimit_redis.py."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+
 import pytest
 
-from hub.policies.ratelimit import Decision, Limit, MemoryRateLimitStore, RateLimiter
+from hub.policies.ratelimit import (
+    Decision,
+    Limit,
+    MemoryRateLimitStore,
+    RateLimiter,
+    RateLimitStore,
+)
+from hub.policies.ratelimit_redis import RedisRateLimitStore
+from tests.redisdb import redis_space
+
+StoreMaker = Callable[["Clock"], RateLimitStore]
 
 
 class Clock:
@@ -16,9 +31,22 @@ class Clock:
         return self.now
 
 
-async def test_a_full_bucket_admits_a_burst_then_refuses_until_a_token_returns() -> None:
+@pytest.fixture(params=["memory", "redis"])
+async def new_store(request: pytest.FixtureRequest) -> AsyncIterator[StoreMaker]:
+    """Makes stores of one kind on a given clock (Redis: in this test's key space)."""
+    async with AsyncExitStack() as stack:
+        if request.param == "memory":
+            yield lambda clock: MemoryRateLimitStore(max_keys=10, clock=clock)
+        else:
+            space = await stack.enter_async_context(redis_space())
+            yield lambda clock: RedisRateLimitStore(space.client, space.prefix, clock=clock)
+
+
+async def test_a_full_bucket_admits_a_burst_then_refuses_until_a_token_returns(
+    new_store: StoreMaker,
+) -> None:
     clock = Clock()
-    store = MemoryRateLimitStore(max_keys=10, clock=clock)
+    store = new_store(clock)
     limit = Limit(rate=2.0, burst=3)
 
     admitted = [await store.hit("k", limit) for _ in range(3)]
@@ -32,9 +60,9 @@ async def test_a_full_bucket_admits_a_burst_then_refuses_until_a_token_returns()
     assert (True, 0) == (again.allowed, again.remaining)
 
 
-async def test_the_bucket_refills_at_the_rate_up_to_the_burst() -> None:
+async def test_the_bucket_refills_at_the_rate_up_to_the_burst(new_store: StoreMaker) -> None:
     clock = Clock()
-    store = MemoryRateLimitStore(max_keys=10, clock=clock)
+    store = new_store(clock)
     limit = Limit(rate=1.0, burst=2)
     for _ in range(2):
         await store.hit("k", limit)
@@ -45,8 +73,8 @@ async def test_the_bucket_refills_at_the_rate_up_to_the_burst() -> None:
     assert [True, True, False] == [decision.allowed for decision in decisions]
 
 
-async def test_keys_have_their_own_buckets() -> None:
-    store = MemoryRateLimitStore(max_keys=10, clock=Clock())
+async def test_keys_have_their_own_buckets(new_store: StoreMaker) -> None:
+    store = new_store(Clock())
     limit = Limit(rate=1.0, burst=1)
 
     assert (await store.hit("a", limit)).allowed
@@ -64,8 +92,8 @@ async def test_beyond_max_keys_the_least_recently_used_bucket_is_forgotten() -> 
     assert not (await store.hit("c", limit)).allowed
 
 
-async def test_the_limiter_keys_by_caller_and_rpc() -> None:
-    store = MemoryRateLimitStore(max_keys=10, clock=Clock())
+async def test_the_limiter_keys_by_caller_and_rpc(new_store: StoreMaker) -> None:
+    store = new_store(Clock())
     limiter = RateLimiter(store, {"/s/A": Limit(1.0, 1), "/s/B": Limit(1.0, 1)})
 
     first = await limiter.hit("u1", "/s/A")

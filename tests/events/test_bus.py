@@ -1,61 +1,28 @@
-"""`MemoryEventBus` against the `EventBus` contract: order, filters, resume without gap or
-duplicate, retention by count and by age, and backpressure (a slow subscriber is dropped
-with bounded memory while the others keep receiving)."""
+"""The `EventBus` contract, run against each implementation: `MemoryEventBus` and
+`RedisEventBus` on the real Redis. Order, filters, resume without gap or duplicate, retention
+by count and by age, and backpressure (a slow subscriber is dropped with bounded memory while
+the others keep receiving). What only the Redis bus does (several processes on one stream) is
+in test_redis.py."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 
 import pytest
 
-from hub.contracts.events.v1.events_pb2 import Event
-from hub.events.bus import BusStats, EventFilter, ResumeTooOld, SlowConsumer
-from hub.events.memory import MemoryEventBus
+from hub.events.bus import BusStats, EventBus, EventFilter, ResumeTooOld, SlowConsumer
+from tests.events.buses import T0, BusMaker, Clock, Recorder, event
 from tests.events.streams import rest, take
-
-T0 = 1_767_225_600  # commit times of the test events are T0 + id seconds
-
-
-class Clock:
-    """A settable wall clock for the age bound."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def event(event_id: int, owner: str = "u1", subject: str = "", kind: str = "user.updated") -> Event:
-    stamped = Event(
-        id=event_id, type=kind, owner_id=owner, subject=subject or f"users/{owner}", actor=""
-    )
-    stamped.time.FromSeconds(T0 + event_id)
-    return stamped
-
-
-def new_bus(
-    *, count: int = 1000, seconds: float = 3600, queue: int = 1000, clock: Clock | None = None
-) -> MemoryEventBus:
-    return MemoryEventBus(
-        retention_count=count,
-        retention_seconds=seconds,
-        subscriber_queue=queue,
-        clock=clock or Clock(T0),
-    )
 
 
 @pytest.fixture
-async def bus() -> AsyncIterator[MemoryEventBus]:
-    opened = new_bus()
-    yield opened
-    await opened.close()
+async def bus(new_bus: BusMaker) -> EventBus:
+    return await new_bus()
 
 
 async def test_a_subscriber_receives_published_events_in_id_order_each_once(
-    bus: MemoryEventBus,
+    bus: EventBus,
 ) -> None:
     subscription = bus.subscribe(EventFilter())
     await bus.publish([event(1), event(2)])
@@ -67,7 +34,7 @@ async def test_a_subscriber_receives_published_events_in_id_order_each_once(
 
 
 async def test_a_subscription_without_resume_point_starts_with_the_next_event(
-    bus: MemoryEventBus,
+    bus: EventBus,
 ) -> None:
     await bus.publish([event(1), event(2)])
     subscription = bus.subscribe(EventFilter())
@@ -76,7 +43,7 @@ async def test_a_subscription_without_resume_point_starts_with_the_next_event(
     assert [3] == await take(subscription, 1)
 
 
-async def test_ids_published_again_are_ignored(bus: MemoryEventBus) -> None:
+async def test_ids_published_again_are_ignored(bus: EventBus) -> None:
     """A relay that publishes a batch again (it could not record its cursor) adds nothing."""
     subscription = bus.subscribe(EventFilter())
     await bus.publish([event(1), event(2)])
@@ -98,7 +65,7 @@ async def test_ids_published_again_are_ignored(bus: MemoryEventBus) -> None:
     ],
 )
 async def test_a_subscriber_receives_only_the_events_its_filter_matches(
-    bus: MemoryEventBus, event_filter: EventFilter, expected: list[int]
+    bus: EventBus, event_filter: EventFilter, expected: list[int]
 ) -> None:
     subscription = bus.subscribe(event_filter)
     await bus.publish(
@@ -115,7 +82,7 @@ async def test_a_subscriber_receives_only_the_events_its_filter_matches(
 
 
 async def test_a_resumed_subscriber_gets_exactly_the_events_it_missed_then_live_ones(
-    bus: MemoryEventBus,
+    bus: EventBus,
 ) -> None:
     first = bus.subscribe(EventFilter())
     await bus.publish([event(1), event(2)])
@@ -131,7 +98,7 @@ async def test_a_resumed_subscriber_gets_exactly_the_events_it_missed_then_live_
     assert list(range(3, 104)) == await take(resumed, 101)
 
 
-async def test_a_filtered_resume_gets_only_the_matching_missed_events(bus: MemoryEventBus) -> None:
+async def test_a_filtered_resume_gets_only_the_matching_missed_events(bus: EventBus) -> None:
     await bus.publish([event(n, owner="ada" if n % 2 else "bob") for n in range(1, 11)])
 
     resumed = bus.subscribe(EventFilter(owner_id="bob"), since=4)
@@ -141,7 +108,7 @@ async def test_a_filtered_resume_gets_only_the_matching_missed_events(bus: Memor
 
 
 async def test_resuming_from_a_point_ahead_of_the_bus_delivers_only_later_ids(
-    bus: MemoryEventBus,
+    bus: EventBus,
 ) -> None:
     await bus.publish([event(1)])
     subscription = bus.subscribe(EventFilter(), since=5)
@@ -150,8 +117,8 @@ async def test_resuming_from_a_point_ahead_of_the_bus_delivers_only_later_ids(
     assert [6, 7] == await take(subscription, 2)
 
 
-async def test_resuming_before_the_retained_count_is_too_old() -> None:
-    bus = new_bus(count=10)
+async def test_resuming_before_the_retained_count_is_too_old(new_bus: BusMaker) -> None:
+    bus = await new_bus(count=10)
     await bus.publish([event(n) for n in range(1, 21)])
 
     with pytest.raises(ResumeTooOld) as raised:
@@ -160,9 +127,9 @@ async def test_resuming_before_the_retained_count_is_too_old() -> None:
     assert list(range(11, 21)) == await take(bus.subscribe(EventFilter(), since=10), 10)
 
 
-async def test_events_older_than_the_retained_age_are_gone() -> None:
+async def test_events_older_than_the_retained_age_are_gone(new_bus: BusMaker) -> None:
     clock = Clock(T0)
-    bus = new_bus(seconds=60, clock=clock)
+    bus = await new_bus(seconds=60, clock=clock)
     await bus.publish([event(n) for n in range(1, 11)])  # committed at T0+1 .. T0+10
     clock.now = T0 + 65  # 1..4 are now older than 60 s
 
@@ -172,10 +139,12 @@ async def test_events_older_than_the_retained_age_are_gone() -> None:
     assert [5, 6, 7, 8, 9, 10] == await take(bus.subscribe(EventFilter(), since=4), 6)
 
 
-async def test_a_bus_that_starts_mid_history_knows_nothing_before_its_first_event() -> None:
+async def test_a_bus_that_starts_mid_history_knows_nothing_before_its_first_event(
+    new_bus: BusMaker,
+) -> None:
     """Primed from the outbox after a restart, the bus can resume from just before its first
     event, not from further back."""
-    bus = new_bus()
+    bus = await new_bus()
     await bus.publish([event(n) for n in range(50, 55)])
 
     with pytest.raises(ResumeTooOld):
@@ -183,10 +152,12 @@ async def test_a_bus_that_starts_mid_history_knows_nothing_before_its_first_even
     assert [50, 51, 52, 53, 54] == await take(bus.subscribe(EventFilter(), since=49), 5)
 
 
-async def test_subscribers_joining_during_concurrent_publishing_see_no_gap_or_duplicate() -> None:
+async def test_subscribers_joining_during_concurrent_publishing_see_no_gap_or_duplicate(
+    new_bus: BusMaker,
+) -> None:
     """The seam: whatever point a subscriber resumes from while others publish, it receives
     every later event exactly once, in order."""
-    bus = new_bus(count=10_000, queue=10_000)
+    bus = await new_bus(count=10_000, queue=10_000)
     last = 2000
     rng = random.Random(5)
 
@@ -210,8 +181,10 @@ async def test_subscribers_joining_during_concurrent_publishing_see_no_gap_or_du
         assert list(range(since + 1, last + 1)) == ids
 
 
-async def test_a_slow_subscriber_is_dropped_with_bounded_memory_while_others_keep_up() -> None:
-    bus = new_bus(queue=8)
+async def test_a_slow_subscriber_is_dropped_with_bounded_memory_while_others_keep_up(
+    new_bus: BusMaker,
+) -> None:
+    bus = await new_bus(queue=8)
     slow = bus.subscribe(EventFilter())
     fast = bus.subscribe(EventFilter())
     fast_ids: list[int] = []
@@ -230,8 +203,8 @@ async def test_a_slow_subscriber_is_dropped_with_bounded_memory_while_others_kee
     assert 8 == raised.value.last_delivered
 
 
-async def test_the_backlog_of_a_resume_does_not_count_against_the_queue() -> None:
-    bus = new_bus(queue=4)
+async def test_the_backlog_of_a_resume_does_not_count_against_the_queue(new_bus: BusMaker) -> None:
+    bus = await new_bus(queue=4)
     await bus.publish([event(n) for n in range(1, 21)])
     resumed = bus.subscribe(EventFilter(), since=0)
     await bus.publish([event(n) for n in range(21, 25)])
@@ -239,7 +212,7 @@ async def test_the_backlog_of_a_resume_does_not_count_against_the_queue() -> Non
     assert list(range(1, 25)) == await take(resumed, 24)
 
 
-async def test_closing_a_subscription_ends_its_waiting_iterator(bus: MemoryEventBus) -> None:
+async def test_closing_a_subscription_ends_its_waiting_iterator(bus: EventBus) -> None:
     subscription = bus.subscribe(EventFilter())
     async with asyncio.TaskGroup() as group:
         reading = group.create_task(rest(subscription))
@@ -251,7 +224,7 @@ async def test_closing_a_subscription_ends_its_waiting_iterator(bus: MemoryEvent
     assert 0 == bus.stats().subscriptions
 
 
-async def test_closing_the_bus_ends_every_subscription_and_later_ones(bus: MemoryEventBus) -> None:
+async def test_closing_the_bus_ends_every_subscription_and_later_ones(bus: EventBus) -> None:
     subscriptions = [bus.subscribe(EventFilter()) for _ in range(3)]
     await bus.publish([event(1)])
     await bus.close()
@@ -261,24 +234,8 @@ async def test_closing_the_bus_ends_every_subscription_and_later_ones(bus: Memor
     assert 0 == bus.stats().subscriptions
 
 
-class Recorder:
-    """A push consumer that takes `capacity` events at a time, then says it is full."""
-
-    def __init__(self, capacity: int = 1_000_000) -> None:
-        self.capacity = capacity
-        self.ids: list[int] = []
-        self.drop: SlowConsumer | None = None
-
-    def deliver(self, event: Event) -> bool:
-        self.ids.append(event.id)
-        return len(self.ids) % self.capacity != 0
-
-    def dropped(self, error: SlowConsumer) -> None:
-        self.drop = error
-
-
 async def test_a_push_consumer_gets_nothing_before_resume_then_every_event_in_order(
-    bus: MemoryEventBus,
+    bus: EventBus,
 ) -> None:
     consumer = Recorder()
     subscription = bus.push(EventFilter(owner_id="u1"), consumer)
@@ -291,8 +248,10 @@ async def test_a_push_consumer_gets_nothing_before_resume_then_every_event_in_or
     assert 0 == subscription.queued
 
 
-async def test_a_resumed_push_subscription_gets_the_missed_events_then_live_ones() -> None:
-    bus = new_bus(queue=2)
+async def test_a_resumed_push_subscription_gets_the_missed_events_then_live_ones(
+    new_bus: BusMaker,
+) -> None:
+    bus = await new_bus(queue=2)
     await bus.publish([event(n) for n in range(1, 11)])
     consumer = Recorder()
     subscription = bus.push(EventFilter(), consumer, since=4)
@@ -303,8 +262,10 @@ async def test_a_resumed_push_subscription_gets_the_missed_events_then_live_ones
     assert list(range(5, 13)) == consumer.ids
 
 
-async def test_a_push_consumer_that_cannot_keep_up_gets_its_queue_then_is_dropped() -> None:
-    bus = new_bus(queue=3)
+async def test_a_push_consumer_that_cannot_keep_up_gets_its_queue_then_is_dropped(
+    new_bus: BusMaker,
+) -> None:
+    bus = await new_bus(queue=3)
     slow, fast = Recorder(capacity=2), Recorder()
     slow_subscription = bus.push(EventFilter(), slow)
     bus.push(EventFilter(), fast).resume()
@@ -325,7 +286,7 @@ async def test_a_push_consumer_that_cannot_keep_up_gets_its_queue_then_is_droppe
     assert 5 == slow.drop.last_delivered
 
 
-async def test_a_closed_push_subscription_delivers_nothing_more(bus: MemoryEventBus) -> None:
+async def test_a_closed_push_subscription_delivers_nothing_more(bus: EventBus) -> None:
     consumer = Recorder()
     subscription = bus.push(EventFilter(), consumer)
     subscription.resume()

@@ -1,0 +1,93 @@
+"""The real Redis the tests use (127.0.0.1:6379, or `HUB_TEST_REDIS_URL`), each test in a key
+space of its own.
+
+`redis_space()` hands a test a client and a fresh key prefix (`hubtest-<random>`), and
+deletes every key under that prefix afterwards (`redis_prefix()`: the same for processes a
+test starts, which connect by themselves): tests never touch each other's keys nor
+anything else in the database (no FLUSHDB: other suites and other checkouts share it).
+Without Redis the test is skipped, saying why; when `CI=true` a missing Redis is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import NoReturn
+
+import pytest
+from redis import Redis as SyncRedis
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def connect() -> Redis:
+    """A new client (own connection pool) to the test Redis."""
+    return Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """A client and the key prefix that is this test's alone."""
+
+    client: Redis
+    prefix: str
+
+    def key(self, name: str) -> str:
+        """A key under the prefix."""
+        return f"{self.prefix}:{name}"
+
+
+async def require_redis(client: Redis) -> None:
+    """Skips the test when Redis does not answer (fails it when `CI=true`)."""
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        await client.aclose()
+        _unreachable(error)
+
+
+def _unreachable(error: Exception) -> NoReturn:
+    reason = f"Redis is not reachable at {REDIS_URL} ({error})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must provide it")
+    pytest.skip(f"{reason}; start redis-server to run this test")
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A fresh key prefix for processes the test starts (they connect to `REDIS_URL`
+    themselves); its keys are deleted afterwards. Skips without Redis (fails under CI)."""
+    client = SyncRedis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (RedisError, OSError) as error:
+        client.close()
+        _unreachable(error)
+    prefix = f"hubtest-{secrets.token_hex(6)}"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@asynccontextmanager
+async def redis_space() -> AsyncIterator[RedisSpace]:
+    """A client and a fresh prefix; the prefix's keys are deleted afterwards."""
+    client = connect()
+    await require_redis(client)
+    space = RedisSpace(client, f"hubtest-{secrets.token_hex(6)}")
+    try:
+        yield space
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{space.prefix}:*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
