@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +42,7 @@ from tests.deploy.manifests import (
 )
 from tests.deploy.prometheus_server import free_port
 from tests.postgres import fresh_schema
-from tests.redis import redis_url
+from tests.redisdb import REDIS_URL, redis_prefix
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +126,7 @@ def local_environment(
         variables[f"HUB_SERVICES__{key}__TARGETS"] = json.dumps([address])
     return variables | {
         "HUB_DATA_DIR": str(folder),
-        "HUB_REDIS__URL": redis_url(),
+        "HUB_REDIS__URL": REDIS_URL,
         "HUB_REDIS__KEY_PREFIX": prefix,
         "HUB_OBSERVABILITY__TRACING__OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
     }
@@ -175,10 +174,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     probe; every process still running is stopped at the end."""
     folder = tmp_path_factory.mktemp("pods")
     resources = render(KUBERNETES)
-    prefix = f"hub-pods-{uuid.uuid4().hex[:8]}"
     service_ports = {name: free_port() for name in SERVICE_NAMES}
     pods: dict[Role, Pod] = {}
-    with fresh_schema() as dsn:
+    with redis_prefix() as prefix, fresh_schema() as dsn:
         try:
             for role in ORDER:
                 pods[role] = start(resources, role, service_ports, dsn, prefix, folder)
