@@ -10,8 +10,10 @@ says which parts run (hub/parts/):
 - `users`, `mindmaps`: `OpsHttp` (`/metrics`, `/healthz`, `/readyz`) and `Backends` with
   that one service, on TCP.
 The implementations come from the settings: the store (`storage.engine`: SQLite or
-PostgreSQL, `hub.storage.setup.build_store`) and the event bus (`event_bus`), which the relay
-publishes to and the front ends' subscriptions read.
+PostgreSQL, `hub.storage.setup.build_store`); the event bus, which the relay publishes to and
+the front ends' subscriptions read, the rate-limit store and the response cache: in memory,
+or all three in Redis when `redis.url` is set (`hub.redisconn`, `hub.events.setup.build_bus`,
+`hub.policies.setup.build_policies`).
 
 Observability (`observability.enabled`, hub/observability/): one interceptor on every grpc
 server (front end and backends, first in line), a wrapper of `BackendClient`'s channels, one
@@ -29,7 +31,8 @@ every part in reverse order within the grace period (front ends finish their run
 requests; backends report NOT_SERVING, in a split role keep serving `HANDOVER_SECONDS` while
 the gateways take them out of rotation, and finish their calls in what is left; the store
 closes),
-and last the observability stack stops (business consumer, spans flushed).
+then the observability stack stops (business consumer, spans flushed), and last the Redis
+clients close.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ from hub.config import (
     check_role,
 )
 from hub.events.bus import EventBus
-from hub.events.memory import MemoryEventBus
 from hub.events.relay import Relay
+from hub.events.setup import build_bus
 from hub.frontends.probes import Readiness, State
 from hub.frontends.websocket.endpoint import WEBSOCKET_PATH, WebSocketEndpoint
 from hub.observability.logging import AccessLog
@@ -60,6 +63,7 @@ from hub.parts.backends import Backends
 from hub.parts.gateway import Gateway
 from hub.parts.ops import OpsHttp
 from hub.policies.setup import Policies
+from hub.redisconn import connect as connect_redis
 from hub.storage.store import Store
 
 HANDOVER_SECONDS = 0.5
@@ -67,16 +71,6 @@ HANDOVER_SECONDS = 0.5
 health checks to take it out of their rotation (they need a round trip). Without it, a
 replica stopped under 16 concurrent writers had about 5 of 1,600 writes refused (CANCELLED;
 tests/parts/test_split.py); with 0.2 s already none."""
-
-
-def event_bus(settings: Settings) -> EventBus:
-    """The event bus `settings` choose."""
-    events = settings.events
-    return MemoryEventBus(
-        retention_count=events.retention_count,
-        retention_seconds=events.retention_seconds,
-        subscriber_queue=events.subscriber_queue,
-    )
 
 
 class Hub:
@@ -103,7 +97,9 @@ class Hub:
         self.settings = settings
         self.role: Role = role
         self._state: State = "starting"
-        self.bus: EventBus = event_bus(settings)
+        self.redis = connect_redis(settings.redis)
+        """The Redis clients when `redis.url` is set: bus, rate limits and cache live there."""
+        self.bus: EventBus = build_bus(settings.events, self.redis)
         """Committed events: the relay publishes, subscriptions read."""
         self.observability: Observability | None = None
         """Metrics, tracing and interceptors; None when `observability.enabled` is false."""
@@ -134,6 +130,7 @@ class Hub:
                 settings,
                 self.bus,
                 self.observability,
+                redis=self.redis,
                 targets=self._backend_targets,
                 readiness=self.readiness,
                 client_interceptors=client_interceptors,
@@ -212,9 +209,12 @@ class Hub:
         return self.gateway
 
     async def start(self) -> None:
-        """Starts the event bus, then every part, in order. On failure, stops whatever had started and
-        re-raises (`ListenError` for an address that is taken)."""
+        """Connects to Redis (if set) and starts the event bus, then every part, in order.
+        On failure, stops whatever had started and re-raises (`ListenError` for an address
+        that is taken, `RedisUnavailable` when Redis does not answer)."""
         try:
+            if self.redis is not None:
+                await self.redis.open()
             await self.bus.start()
             for part in self._parts:
                 self._begun.append(part)
@@ -247,6 +247,8 @@ class Hub:
             await part.stop(deadline)
         if self.observability is not None:
             await self.observability.stop()
+        if self.redis is not None:
+            await self.redis.close()
 
     def listening(self) -> dict[str, str]:
         """Each listening address by what listens there, for the start-up log."""

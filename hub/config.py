@@ -461,15 +461,25 @@ class Events(_Section):
     poll_interval_ms: Annotated[int, Field(gt=0)] = 200
 
 
-class Redis(_Section):
-    """Redis, shared by every process of a split or replicated deployment. With `url` set,
-    the response cache, the rate-limit store and the event bus all live there (half-shared
-    state is a misconfiguration not offered); None: all three in this process."""
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
-    url: Annotated[str, Field(pattern=r"^rediss?://")] | None = None
-    """E.g. `redis://127.0.0.1:6379/0`."""
-    key_prefix: Annotated[str, Field(min_length=1)] = "hub"
-    """Prefix of every key the hub makes."""
+
+def _redis_url(value: str) -> str:
+    if not value.startswith(_REDIS_SCHEMES):
+        raise ValueError("a Redis URL: redis://host:port/db, rediss://... or unix:///path")
+    return value
+
+
+class Redis(_Section):
+    """Shared state of a scaled-out hub. With `url` set (e.g. `redis://127.0.0.1:6379/0`),
+    the event bus, the rate-limit buckets and the response cache all live in that Redis,
+    under keys starting with `key_prefix:`, so that every process of a deployment shares
+    them (docs/operations.md); without it everything stays in the process. A policy waits
+    at most `timeout_seconds` for Redis before going on without it (docs/policies.md)."""
+
+    url: Annotated[str, AfterValidator(_redis_url)] | None = None
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]+$")] = "hub"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 0.5
 
 
 def _metrics_path(value: str) -> str:

@@ -276,7 +276,6 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "services: {user-service: {targets: ['10.0.0.1:7001', '[fd00::2]:7001']}}",
             "services.user-service.targets: several targets must be IP addresses of one family",
         ),
-        ("redis: {url: 'http://cache:6379'}", "redis.url: String should match pattern"),
         (
             "observability: {metrics: {path: /readyz}}",
             "observability.metrics.path: /readyz is the HTTP server's probe",
@@ -330,6 +329,12 @@ def test_environment_overrides_nested_keys_and_coerces_types(tmp_path: Path) -> 
             "observability: {logging: {format: xml}}",
             "observability.logging.format: Input should be 'auto', 'json' or 'console'",
         ),
+        (
+            "redis: {url: 'localhost:6379'}",
+            "redis.url: a Redis URL: redis://host:port/db, rediss://... or unix:///path",
+        ),
+        ("redis: {key_prefix: 'hub *'}", "redis.key_prefix: String should match pattern"),
+        ("redis: {timeout_seconds: 0}", "redis.timeout_seconds: Input should be greater than 0"),
     ],
 )
 def test_bad_file_names_the_dotted_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -549,3 +554,19 @@ def test_gateway_replicas_must_share_the_hs256_key() -> None:
     ) == str(raised.value).splitlines()[1].strip()
     shared = {**gateway, "authentication": {"jwt_secret_file": "/run/secrets/jwt"}}
     check_role(Settings.model_validate({**_SPLIT, "api_gateway": shared}), "gateway")
+
+
+def test_redis_settings_from_the_environment(tmp_path: Path) -> None:
+    """Without `redis.url` state stays in the process; HUB_REDIS__* set the URL and prefix."""
+    default = load_settings(_write(tmp_path, ""), {})
+    settings = load_settings(
+        _write(tmp_path, ""),
+        {"HUB_REDIS__URL": "redis://10.0.0.5:6379/2", "HUB_REDIS__KEY_PREFIX": "hub-eu"},
+    )
+
+    assert (None, "hub", 0.5) == (
+        default.redis.url,
+        default.redis.key_prefix,
+        default.redis.timeout_seconds,
+    )
+    assert ("redis://10.0.0.5:6379/2", "hub-eu") == (settings.redis.url, settings.redis.key_prefix)

@@ -26,8 +26,9 @@ stream, with a local copy in each process for its subscribers.
 - `publish` returns once the local replica has the events (the reader caught up with
   them), or once a read issued after they were added found nothing new (they were trimmed
   at once, being older than the retention): a subscriber of this process that resumes
-  after a publish finds them, as with the in-memory bus. Redis errors reach the caller (the relay logs them and tries again); the
-  reader logs them and reconnects with a growing pause, then checks for a gap as above.
+  after a publish finds them, as with the in-memory bus. Redis errors reach the caller (the
+  relay logs them and tries again); the reader logs them and reconnects with a growing
+  pause, then checks for a gap as above.
 """
 
 from __future__ import annotations

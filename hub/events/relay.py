@@ -10,8 +10,9 @@ never skipped. One published but not yet recorded is published again, which the 
 At start the bus is empty, so the relay first primes it with the retained window: it reads
 from `retention_count` ids before its cursor, and a subscriber that resumes across the
 restart finds what it missed (the bus evicts whatever is older than its retention). Outbox
-ids are consecutive (rows are never deleted); were there gaps, the window would only be
-shorter, and the bus still refuses resume points before it rather than skip events.
+ids increase with commit order; where they have gaps (PostgreSQL draws an id for a write that
+a constraint then refuses), the window is only shorter, and the bus still refuses resume
+points before it rather than skip events.
 
 It wakes on `committed(event_id)` (the composition root calls it after each write of this
 process, so delivery does not wait for a poll), on `nudge()`, and every `poll_interval`

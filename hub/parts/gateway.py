@@ -46,6 +46,7 @@ from hub.parts.ops import operations
 from hub.policies.breaker import CircuitBreaker
 from hub.policies.caching import stop_following
 from hub.policies.setup import build_policies, raise_if_any
+from hub.redisconn import RedisClients
 
 
 def rest_routes(gateway: ApiGateway) -> list[HttpRoute]:
@@ -81,12 +82,14 @@ class Gateway:
         bus: EventBus,
         observability: Observability | None,
         *,
+        redis: RedisClients | None,
         targets: Callable[[], Mapping[ServiceName, str]],
         readiness: Callable[[], Readiness],
         client_interceptors: Sequence[aio.ClientInterceptor] = (),
     ) -> None:
         """Raises `ConfigError` when `api_gateway.routes` names routes that do not exist, or
-        a policy names an RPC that does not. `targets`: the gRPC target of each backend,
+        a policy names an RPC that does not. `redis`: where the rate limits and the cache
+        live (None: in this process); `targets`: the gRPC target of each backend,
         asked at start; `readiness`: what `/readyz` answers; `client_interceptors` wrap
         every backend call of the front ends (tests count them)."""
         self._settings = settings
@@ -97,7 +100,7 @@ class Gateway:
         self._client_interceptors = tuple(client_interceptors)
         self.rest_routes = rest_routes(settings.api_gateway)
         """The REST routes the HTTP server serves."""
-        self.policies = build_policies(settings.api_gateway, settings.data_dir)
+        self.policies = build_policies(settings.api_gateway, settings.data_dir, redis)
         """The gateway policies in force (`hub.policies.setup`)."""
         self.websocket = WebSocketEndpoint(bus, settings.http.websocket)
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""

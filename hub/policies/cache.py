@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.subjects import collection_of, mindmap_subject, user_subject
 
-_ENTRY_OVERHEAD = 200
+ENTRY_OVERHEAD = 200
 """Bytes counted per entry beyond its key and value (the entry, index sets)."""
 
 
@@ -38,7 +38,8 @@ class CacheStats:
 
 
 class Cache(Protocol):
-    """Cached read responses (in this process now; Redis when replicas share one)."""
+    """Cached read responses: in this process (`MemoryCache`), or in Redis, shared by every
+    gateway (`cache_redis.RedisCache`)."""
 
     def begin(self) -> int:
         """The invalidation sequence now; pass it to `set` for what a read returns."""
@@ -117,7 +118,7 @@ class MemoryCache:
         """See `Cache.set`."""
         if since < self._floor or any(self._invalidated.get(tag, 0) > since for tag in tags):
             return  # what was read may predate a write
-        size = len(key) + len(value) + _ENTRY_OVERHEAD
+        size = len(key) + len(value) + ENTRY_OVERHEAD
         if size > self._max_bytes:
             return
         if key in self._entries:

@@ -16,7 +16,7 @@ When Redis fails (down, or slower than the client's timeout) the store admits th
 limit protects the backends from overload by a caller, it is not an access control, and a
 shared-state outage should not become an outage of the whole API (Envoy's global rate limit
 fails open the same way). The first failure and the recovery are logged; `failures` counts
-the calls admitted so, for metrics.
+the calls admitted so.
 """
 
 from __future__ import annotations

@@ -15,10 +15,13 @@ from hub.client import SERVICE_DESCRIPTORS, is_read, method_path
 from hub.config import ApiGateway, Caching, ConfigError, RateLimiting
 from hub.policies.auth import Authenticator, hs256_secret
 from hub.policies.breaker import BreakerSettings, CircuitBreaker
-from hub.policies.cache import MemoryCache
+from hub.policies.cache import Cache, MemoryCache
+from hub.policies.cache_redis import RedisCache
 from hub.policies.caching import CachingPolicy
 from hub.policies.interceptor import PolicyInterceptor
-from hub.policies.ratelimit import Limit, MemoryRateLimitStore, RateLimiter
+from hub.policies.ratelimit import Limit, MemoryRateLimitStore, RateLimiter, RateLimitStore
+from hub.policies.ratelimit_redis import RedisRateLimitStore
+from hub.redisconn import RedisClients
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,13 @@ class Policies:
     """The `Cache-Control` of REST reads, by wire path (empty when caching is off)."""
 
 
-def build_policies(gateway: ApiGateway, data_dir: Path) -> Policies:
+def build_policies(
+    gateway: ApiGateway, data_dir: Path, redis: RedisClients | None = None
+) -> Policies:
     """The policies `gateway` turns on. Raises `ConfigError` for an RPC pattern that names
     no RPC (or a cache rule that names a write). Makes the HS256 key in `data_dir` when
-    authentication is on and no key is configured."""
+    authentication is on and no key is configured. With `redis`, the rate-limit buckets and
+    the response cache live there, shared by every gateway; else in this process."""
     anonymous = anonymous_paths(gateway.authentication.anonymous)
     limits = rate_limits(gateway.rate_limiting)
     cached = cache_settings(gateway.caching)
@@ -50,16 +56,23 @@ def build_policies(gateway: ApiGateway, data_dir: Path) -> Policies:
         settings = gateway.authentication
         secret = hs256_secret(settings, data_dir) if "HS256" in settings.algorithms else None
         authenticator = Authenticator(settings, secret=secret)
-    limiter = (
-        RateLimiter(MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys), limits)
-        if "rate_limiting" in on
-        else None
-    )
-    caching = (
-        CachingPolicy(MemoryCache(max_bytes=gateway.caching.max_bytes), cached.ttls)
-        if "caching" in on
-        else None
-    )
+    limiter = None
+    if "rate_limiting" in on:
+        store: RateLimitStore = (
+            MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys)
+            if redis is None
+            else RedisRateLimitStore(redis.policies, redis.prefix)
+        )
+        limiter = RateLimiter(store, limits)
+    caching = None
+    if "caching" in on:
+        max_bytes = gateway.caching.max_bytes
+        cache: Cache = (
+            MemoryCache(max_bytes=max_bytes)
+            if redis is None
+            else RedisCache(redis.policies, redis.prefix, max_bytes=max_bytes)
+        )
+        caching = CachingPolicy(cache, cached.ttls)
     breaking = gateway.circuit_breaking
     breakers = (
         {

@@ -1,29 +1,35 @@
 """`PostgresStore`: the `Store` of a scale-out deployment, on PostgreSQL (psycopg 3, async).
 
 Several hub processes may share one database (the user and the mindmap service refer to each
-other's rows), so everything that SQLite gets from its single writer is made explicit here:
-- A write is one transaction on a pooled connection (`psycopg_pool.AsyncConnectionPool`,
-  autocommit outside explicit transactions, so a read is one statement and one round trip):
-  the row change, then the outbox row. A compare-and-swap is `UPDATE/DELETE ... WHERE id AND
-  etag`; a concurrent writer of the same row waits on its row lock and then finds the etag
-  changed, so exactly one of them wins (READ COMMITTED re-checks the condition on the newest
-  row version).
-- Outbox ids follow commit order: the outbox row is inserted under the transaction-level
-  advisory lock `OUTBOX_LOCK`, held to commit, so no other transaction can draw an id between
-  this one's id and its commit, and a relay reading "after its cursor" never passes over an
-  event that commits later. The lock is taken last, after every row lock, and its holder waits
-  for no other lock, so it cannot deadlock; it serializes only the end of each write.
-- A new row's `seq` is its creating event's id, set in the statement that inserts the event
-  (see `postgres_schema.py`), so lists page in commit order too.
+other's rows), so what SQLite gets from its single writer is made explicit here:
+- Each write is ONE statement, so one round trip and one transaction (connections are in
+  autocommit mode): the row change and the event's outbox row, written together or not at
+  all. A compare-and-swap is `UPDATE/DELETE ... WHERE id AND etag ... RETURNING`, and the
+  outbox row is inserted from what it returns: a stale etag changes no row and adds no event
+  (`NotFound` or `Aborted` then, after one more read).
+- Writes take turns: each statement first takes the transaction-level advisory lock
+  `OUTBOX_LOCK` and holds it to its commit. So outbox ids are drawn and committed in one
+  order, and a relay reading "after its cursor" never passes over an event that commits
+  later; a new row's `seq` is its creating event's id, drawn under the lock, so lists page in
+  commit order too. The lock is taken before any row lock and held only while the server runs
+  the statement and commits it (never while this process is awaited), so writers never
+  deadlock, never wait for each other's row locks, and the section they take turns on is as
+  short as a write can be; its cost is one commit (WAL flush) at a time per database.
+  A writer's snapshot may predate the commits it waited for: READ COMMITTED re-checks the
+  etag of a row changed meanwhile on its newest version, and constraint checks always see
+  the latest rows.
+- Text is escaped where PostgreSQL cannot hold it (NUL, `pgtext.py`), so any text SQLite
+  stores is stored here too, and read back the same.
 Mapping between rows and messages is `rows.py`; the schema is `postgres_schema.py`, applied at
-`open()` under an advisory lock (safe when several processes start at once).
+`open()` under another advisory lock (safe when several processes start at once).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
@@ -35,13 +41,22 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.contracts.user.v1.user_pb2 import User
+from hub.errors import DomainError
 from hub.storage import rows
+from hub.storage.pgtext import (
+    ESCAPE,
+    escape,
+    escape_nodes,
+    escape_row,
+    unescape_nodes,
+    unescape_row,
+)
 from hub.storage.postgres_schema import EMAIL_UNIQUE, OWNER_REFERENCE, migrate
 from hub.storage.store import Row, StoreUnavailableError
 
 OUTBOX_LOCK = 0x6875_6200_0000_0001
-"""The transaction-level advisory lock key every write holds from its outbox insert to its
-commit ("hub" 1). Another application's advisory locks on the database must not use it."""
+"""The transaction-level advisory lock key every write takes first and holds to its commit
+("hub" 1). Another application's advisory locks on the database must not use it."""
 
 CONNECT_TIMEOUT_SECONDS = 10
 """How long a connection attempt may take when the DSN does not set `connect_timeout`."""
@@ -56,56 +71,88 @@ _MINDMAP_SUMMARY_COLUMNS = (
 # rows.nodes_from_json reads JSON text; jsonb's text form is valid JSON.
 _MINDMAP_COLUMNS = f"{_MINDMAP_SUMMARY_COLUMNS}, nodes::text AS nodes"
 
-_INSERT_USER = """
-    INSERT INTO users (id, email, email_key, display_name, plan, create_time_ns,
-                       update_time_ns, etag)
-    VALUES (%(id)s, %(email)s, %(email_key)s, %(display_name)s, %(plan)s, %(create_time_ns)s,
-            %(update_time_ns)s, %(etag)s)
-"""
-_UPDATE_USER = """
+_LOCK = f"lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({OUTBOX_LOCK}))"
+_EVENT_COLUMNS = "type, subject, owner_id, time_ns, event"
+# Named apart from the row's own parameters (a mindmap has an owner_id too).
+_EVENT_VALUES = (
+    "%(outbox_type)s, %(outbox_subject)s, %(outbox_owner_id)s, %(outbox_time_ns)s, %(outbox_event)s"
+)
+
+
+def _creation(table: Table, columns: str, values: str) -> str:
+    """The statement that inserts a row of `table` and its creating event: under the lock, it
+    draws the event's id, inserts the row with that id as its seq, then the event."""
+    return f"""
+        WITH {_LOCK},
+             drawn AS MATERIALIZED (
+                 SELECT nextval(pg_get_serial_sequence('outbox', 'id')) AS id FROM lock),
+             inserted AS (
+                 INSERT INTO {table} (seq, {columns}) SELECT drawn.id, {values} FROM drawn
+                 RETURNING seq)
+        INSERT INTO outbox (id, {_EVENT_COLUMNS}) OVERRIDING SYSTEM VALUE
+        SELECT seq, {_EVENT_VALUES} FROM inserted
+        RETURNING id
+    """  # noqa: S608 (the module's own SQL)
+
+
+def _swap(change: str) -> str:
+    """The statement that runs a compare-and-swap `change` (an UPDATE or DELETE that joins
+    `lock` and returns the rows it changed) and inserts the event if it changed one."""
+    return f"""
+        WITH {_LOCK}, changed AS ({change})
+        INSERT INTO outbox ({_EVENT_COLUMNS}) SELECT {_EVENT_VALUES} FROM changed
+        RETURNING id
+    """  # noqa: S608 (the module's own SQL)
+
+
+_INSERT_USER = _creation(
+    "users",
+    "id, email, email_key, display_name, plan, create_time_ns, update_time_ns, etag",
+    "%(id)s, %(email)s, %(email_key)s, %(display_name)s, %(plan)s, %(create_time_ns)s,"
+    " %(update_time_ns)s, %(etag)s",
+)
+_UPDATE_USER = _swap(
+    """
     UPDATE users SET email = %(email)s, email_key = %(email_key)s,
                      display_name = %(display_name)s, plan = %(plan)s,
                      update_time_ns = %(update_time_ns)s, etag = %(etag)s
-    WHERE id = %(id)s AND etag = %(expected_etag)s
-"""
-_DELETE_USER = "DELETE FROM users WHERE id = %(id)s AND etag = %(expected_etag)s"
-
-_INSERT_MINDMAP = """
-    INSERT INTO mindmaps (id, owner_id, title, description, nodes, node_count,
-                          create_time_ns, update_time_ns, etag)
-    VALUES (%(id)s, %(owner_id)s, %(title)s, %(description)s, %(nodes)s, %(node_count)s,
-            %(create_time_ns)s, %(update_time_ns)s, %(etag)s)
-"""
-_UPDATE_MINDMAP = """
+    FROM lock WHERE id = %(id)s AND etag = %(expected_etag)s RETURNING id
+    """
+)
+_DELETE_USER = _swap(
+    "DELETE FROM users USING lock WHERE id = %(id)s AND etag = %(expected_etag)s RETURNING id"
+)
+_INSERT_MINDMAP = _creation(
+    "mindmaps",
+    "id, owner_id, title, description, nodes, node_count, create_time_ns, update_time_ns, etag",
+    "%(id)s, %(owner_id)s, %(title)s, %(description)s, %(nodes)s::jsonb, %(node_count)s,"
+    " %(create_time_ns)s, %(update_time_ns)s, %(etag)s",
+)
+_UPDATE_MINDMAP = _swap(
+    """
     UPDATE mindmaps SET title = %(title)s, description = %(description)s, nodes = %(nodes)s,
                         node_count = %(node_count)s, update_time_ns = %(update_time_ns)s,
                         etag = %(etag)s
-    WHERE id = %(id)s AND etag = %(expected_etag)s
-"""
-_DELETE_MINDMAP = "DELETE FROM mindmaps WHERE id = %(id)s AND etag = %(expected_etag)s"
+    FROM lock WHERE id = %(id)s AND etag = %(expected_etag)s RETURNING id
+    """
+)
+_DELETE_MINDMAP = _swap(
+    "DELETE FROM mindmaps USING lock WHERE id = %(id)s AND etag = %(expected_etag)s RETURNING id"
+)
 
 _EXISTS: dict[Table, str] = {
     "users": "SELECT 1 FROM users WHERE id = %s",
     "mindmaps": "SELECT 1 FROM mindmaps WHERE id = %s",
 }
 
-_LOCK_OUTBOX = f"SELECT pg_advisory_xact_lock({OUTBOX_LOCK})"
-_INSERT_EVENT = """
-    INSERT INTO outbox (type, subject, owner_id, time_ns, event)
-    VALUES (%(type)s, %(subject)s, %(owner_id)s, %(time_ns)s, %(event)s)
-    RETURNING id
-"""
-# The event of a new row, and the row's seq set to the event's id, in one statement.
-_INSERT_CREATION_EVENT: dict[Table, str] = {
-    table: f"""
-        WITH event AS ({_INSERT_EVENT})
-        UPDATE {table} SET seq = event.id FROM event WHERE {table}.id = %(row_id)s
-        RETURNING event.id
-    """  # noqa: S608 (table names of this module)
-    for table in ("users", "mindmaps")
-}
 
-Change = Callable[[Connection], Awaitable[None]]
+@dataclass(frozen=True)
+class _Target:
+    """The row a compare-and-swap names, to tell why it changed nothing."""
+
+    table: Table
+    resource_type: str
+    resource_id: str
 
 
 class PostgresStore:
@@ -140,12 +187,17 @@ class PostgresStore:
     async def open(self) -> None:
         """Connects, applies pending migrations, and fills the pool to `min_connections`.
         Raises `StoreUnavailableError` with the reason when the database cannot be reached
-        or used (no such database, no right to create the tables), `SchemaTooNewError` when a
-        newer hub has migrated it."""
+        or used (no such database, no right to create the tables, not UTF8),
+        `SchemaTooNewError` when a newer hub has migrated it."""
         try:
             async with await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True
             ) as connection:
+                encoding = connection.info.parameter_status("server_encoding")
+                if encoding != "UTF8":
+                    raise StoreUnavailableError(
+                        self._database, f"its encoding is {encoding}, and hub needs UTF8"
+                    )
                 await migrate(connection, self._database)
         except psycopg.Error as error:  # unreachable, refused, not allowed to create tables
             raise StoreUnavailableError(self._database, _reason(error)) from None
@@ -175,61 +227,52 @@ class PostgresStore:
     # Users -------------------------------------------------------------------------------
 
     async def insert_user(self, user: User, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            await _write_user(connection, _INSERT_USER, rows.user_to_row(user))
-
-        return await self._write(change, event, created=("users", user.id))
+        with _refused_by(errors.UniqueViolation, EMAIL_UNIQUE, rows.email_taken(user.email)):
+            return await self._write(_INSERT_USER, _user_params(user), event)
 
     async def get_users(self, ids: Sequence[str]) -> dict[str, User]:
         found = await self._read(
             f"SELECT {_USER_COLUMNS} FROM users WHERE id = ANY(%s)",  # noqa: S608
-            (list(ids),),
+            ([escape(user_id) for user_id in ids],),
         )
-        return {row["id"]: rows.user_from_row(row) for row in found}
+        users = (rows.user_from_row(unescape_row(row)) for row in found)
+        return {user.id: user for user in users}
 
     async def list_users(self, after_seq: int, limit: int) -> list[Row[User]]:
         found = await self._read(
             f"SELECT {_USER_COLUMNS} FROM users WHERE seq > %s ORDER BY seq LIMIT %s",  # noqa: S608
             (after_seq, limit),
         )
-        return [Row(row["seq"], rows.user_from_row(row)) for row in found]
+        return [Row(row["seq"], rows.user_from_row(unescape_row(row))) for row in found]
 
     async def update_user(self, user: User, expected_etag: str, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            params = {**rows.user_to_row(user), "expected_etag": expected_etag}
-            changed = await _write_user(connection, _UPDATE_USER, params)
-            await _check_swapped(connection, changed, "users", rows.USER_TYPE, user.id)
-
-        return await self._write(change, event)
+        params = {**_user_params(user), "expected_etag": escape(expected_etag)}
+        target = _Target("users", rows.USER_TYPE, user.id)
+        with _refused_by(errors.UniqueViolation, EMAIL_UNIQUE, rows.email_taken(user.email)):
+            return await self._write(_UPDATE_USER, params, event, target)
 
     async def delete_user(self, user_id: str, expected_etag: str, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            params = {"id": user_id, "expected_etag": expected_etag}
-            try:
-                cursor = await connection.execute(_DELETE_USER, params)
-            except errors.ForeignKeyViolation as error:
-                if error.diag.constraint_name == OWNER_REFERENCE:
-                    raise rows.user_has_mindmaps(user_id) from error
-                raise
-            await _check_swapped(connection, cursor.rowcount, "users", rows.USER_TYPE, user_id)
-
-        return await self._write(change, event)
+        params = {"id": escape(user_id), "expected_etag": escape(expected_etag)}
+        target = _Target("users", rows.USER_TYPE, user_id)
+        refusal = rows.user_has_mindmaps(user_id)
+        with _refused_by(errors.ForeignKeyViolation, OWNER_REFERENCE, refusal):
+            return await self._write(_DELETE_USER, params, event, target)
 
     # Mindmaps ----------------------------------------------------------------------------
 
     async def insert_mindmap(self, mindmap: Mindmap, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            await _write_mindmap(connection, _INSERT_MINDMAP, rows.mindmap_to_row(mindmap))
-
-        return await self._write(change, event, created=("mindmaps", mindmap.id))
+        refusal = rows.owner_not_found(mindmap.owner_id)
+        with _refused_by(errors.ForeignKeyViolation, OWNER_REFERENCE, refusal):
+            return await self._write(_INSERT_MINDMAP, _mindmap_params(mindmap), event)
 
     async def get_mindmaps(self, ids: Sequence[str], *, with_nodes: bool) -> dict[str, Mindmap]:
         columns = _MINDMAP_COLUMNS if with_nodes else _MINDMAP_SUMMARY_COLUMNS
         found = await self._read(
             f"SELECT {columns} FROM mindmaps WHERE id = ANY(%s)",  # noqa: S608
-            (list(ids),),
+            ([escape(mindmap_id) for mindmap_id in ids],),
         )
-        return {row["id"]: rows.mindmap_from_row(row) for row in found}
+        mindmaps = (_mindmap_from_row(row) for row in found)
+        return {mindmap.id: mindmap for mindmap in mindmaps}
 
     async def list_mindmaps(
         self, owner_id: str | None, after_seq: int, limit: int, *, with_nodes: bool
@@ -239,27 +282,19 @@ class PostgresStore:
         found = await self._read(
             f"SELECT {columns} FROM mindmaps WHERE {of_owner} seq > %(after_seq)s "  # noqa: S608
             "ORDER BY seq LIMIT %(limit)s",
-            {"owner_id": owner_id, "after_seq": after_seq, "limit": limit},
+            {"owner_id": owner_id and escape(owner_id), "after_seq": after_seq, "limit": limit},
         )
-        return [Row(row["seq"], rows.mindmap_from_row(row)) for row in found]
+        return [Row(row["seq"], _mindmap_from_row(row)) for row in found]
 
     async def update_mindmap(self, mindmap: Mindmap, expected_etag: str, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            params = {**rows.mindmap_to_row(mindmap), "expected_etag": expected_etag}
-            changed = await _write_mindmap(connection, _UPDATE_MINDMAP, params)
-            await _check_swapped(connection, changed, "mindmaps", rows.MINDMAP_TYPE, mindmap.id)
-
-        return await self._write(change, event)
+        params = {**_mindmap_params(mindmap), "expected_etag": escape(expected_etag)}
+        target = _Target("mindmaps", rows.MINDMAP_TYPE, mindmap.id)
+        return await self._write(_UPDATE_MINDMAP, params, event, target)
 
     async def delete_mindmap(self, mindmap_id: str, expected_etag: str, event: Event) -> int:
-        async def change(connection: Connection) -> None:
-            params = {"id": mindmap_id, "expected_etag": expected_etag}
-            cursor = await connection.execute(_DELETE_MINDMAP, params)
-            await _check_swapped(
-                connection, cursor.rowcount, "mindmaps", rows.MINDMAP_TYPE, mindmap_id
-            )
-
-        return await self._write(change, event)
+        params = {"id": escape(mindmap_id), "expected_etag": escape(expected_etag)}
+        target = _Target("mindmaps", rows.MINDMAP_TYPE, mindmap_id)
+        return await self._write(_DELETE_MINDMAP, params, event, target)
 
     # Outbox ------------------------------------------------------------------------------
 
@@ -281,25 +316,23 @@ class PostgresStore:
     # Connections -------------------------------------------------------------------------
 
     async def _write(
-        self, change: Change, event: Event, *, created: tuple[Table, str] | None = None
+        self, statement: str, params: dict[str, Any], event: Event, target: _Target | None = None
     ) -> int:
-        """Runs `change` and appends `event` to the outbox in one transaction; returns the
-        event id. `created`: the table and id of the row `change` inserts, whose seq becomes
-        the event id. Nothing of either commits if `change` raises."""
-        params = rows.event_to_row(event)
-        insert_event = _INSERT_EVENT
-        if created is not None:
-            table, params["row_id"] = created
-            insert_event = _INSERT_CREATION_EVENT[table]
-        async with self._connection() as connection, connection.transaction():
-            await change(connection)
-            async with connection.pipeline():  # lock and insert in one round trip
-                await connection.execute(_LOCK_OUTBOX)
-                cursor = await connection.execute(insert_event, params)
-            inserted = await cursor.fetchone()
-            if inserted is None:  # rolls back
-                raise RuntimeError(f"{created}: the row inserted by this transaction is gone")
-        event_id: int = inserted["id"]
+        """Runs one write `statement` with `params` and `event`'s outbox columns; returns the
+        event id. A compare-and-swap on `target` that wrote nothing is `NotFound` or
+        `Aborted`."""
+        async with self._connection() as connection:
+            cursor = await connection.execute(statement, {**params, **_event_params(event)})
+            written = await cursor.fetchone()
+            if written is None:
+                if target is None:
+                    raise RuntimeError(f"{statement!r} wrote nothing and raised nothing")
+                cursor = await connection.execute(
+                    _EXISTS[target.table], (escape(target.resource_id),)
+                )
+                found = await cursor.fetchone() is not None
+                raise rows.swap_refused(found, target.resource_type, target.resource_id)
+        event_id: int = written["id"]
         if self._on_commit is not None:
             self._on_commit(event_id)
         return event_id
@@ -350,35 +383,38 @@ def _reason(error: psycopg.Error) -> str:
     return " ".join(str(error).split())
 
 
-async def _write_user(connection: Connection, sql: str, params: dict[str, Any]) -> int:
-    """Inserts or updates a user row; returns the rows changed. A duplicate email is
-    `AlreadyExists`."""
+def _user_params(user: User) -> dict[str, Any]:
+    """The column values of `user`, escaped (`pgtext`)."""
+    return escape_row(rows.user_to_row(user))
+
+
+def _mindmap_params(mindmap: Mindmap) -> dict[str, Any]:
+    """The column values of `mindmap`, escaped (`pgtext`; node texts inside the nodes)."""
+    return escape_row(rows.mindmap_to_row(escape_nodes(mindmap)), keep="nodes")
+
+
+def _mindmap_from_row(row: DictRow) -> Mindmap:
+    """The mindmap stored in `row`, unescaped (`pgtext`)."""
+    mindmap = rows.mindmap_from_row(unescape_row(row, keep="nodes"))
+    if ESCAPE in row.get("nodes", ""):
+        unescape_nodes(mindmap)
+    return mindmap
+
+
+def _event_params(event: Event) -> dict[str, Any]:
+    """The outbox columns of `event`, escaped (`pgtext`), as `outbox_<column>` parameters."""
+    escaped = escape_row(rows.event_to_row(event))
+    return {f"outbox_{column}": value for column, value in escaped.items()}
+
+
+@contextmanager
+def _refused_by(
+    violation: type[errors.IntegrityError], constraint: str, refusal: DomainError
+) -> Iterator[None]:
+    """Turns a `violation` of `constraint` into the domain error `refusal`."""
     try:
-        cursor = await connection.execute(sql, params)
-    except errors.UniqueViolation as error:
-        if error.diag.constraint_name == EMAIL_UNIQUE:
-            raise rows.email_taken(params["email"]) from error
+        yield
+    except violation as error:
+        if error.diag.constraint_name == constraint:
+            raise refusal from error
         raise
-    return cursor.rowcount
-
-
-async def _write_mindmap(connection: Connection, sql: str, params: dict[str, Any]) -> int:
-    """Inserts or updates a mindmap row; returns the rows changed. An owner that is not a
-    user is `NotFound`."""
-    try:
-        cursor = await connection.execute(sql, params)
-    except errors.ForeignKeyViolation as error:
-        if error.diag.constraint_name == OWNER_REFERENCE:
-            raise rows.owner_not_found(params["owner_id"]) from error
-        raise
-    return cursor.rowcount
-
-
-async def _check_swapped(
-    connection: Connection, changed: int, table: Table, resource_type: str, resource_id: str
-) -> None:
-    """After a compare-and-swap statement: `NotFound` or `Aborted` unless it changed a row."""
-    if changed == 0:
-        cursor = await connection.execute(_EXISTS[table], (resource_id,))
-        found = await cursor.fetchone() is not None
-        raise rows.swap_refused(found, resource_type, resource_id)

@@ -12,7 +12,6 @@ The mapping between rows and messages is `rows.py`; the schema is `sqlite_schema
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,6 @@ _MINDMAP_SUMMARY_COLUMNS = (
     "seq, id, owner_id, title, description, node_count, create_time_ns, update_time_ns, etag"
 )
 _MINDMAP_COLUMNS = f"{_MINDMAP_SUMMARY_COLUMNS}, nodes"
-_IN_IDS = "id IN (SELECT value FROM json_each(:ids))"
 
 _INSERT_USER = """
     INSERT INTO users (id, email, email_key, display_name, plan, create_time_ns,
@@ -127,8 +125,8 @@ class SqliteStore:
 
     async def get_users(self, ids: Sequence[str]) -> dict[str, User]:
         found = await self._read(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE {_IN_IDS}",  # noqa: S608
-            {"ids": json.dumps(list(ids))},
+            f"SELECT {_USER_COLUMNS} FROM users WHERE {_in_ids(ids)}",  # noqa: S608
+            list(ids),
         )
         return {row["id"]: rows.user_from_row(row) for row in found}
 
@@ -171,8 +169,8 @@ class SqliteStore:
     async def get_mindmaps(self, ids: Sequence[str], *, with_nodes: bool) -> dict[str, Mindmap]:
         columns = _MINDMAP_COLUMNS if with_nodes else _MINDMAP_SUMMARY_COLUMNS
         found = await self._read(
-            f"SELECT {columns} FROM mindmaps WHERE {_IN_IDS}",  # noqa: S608
-            {"ids": json.dumps(list(ids))},
+            f"SELECT {columns} FROM mindmaps WHERE {_in_ids(ids)}",  # noqa: S608
+            list(ids),
         )
         return {row["id"]: rows.mindmap_from_row(row) for row in found}
 
@@ -285,6 +283,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+def _in_ids(ids: Sequence[str]) -> str:
+    """`id IN (?, ...)` with one parameter per id. Not SQLite's `json_each`, whose text
+    values end at the first NUL: an id with one must match nothing, not a prefix of it."""
+    return f"id IN ({', '.join('?' * len(ids))})"
 
 
 def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""Fixtures: both servicers on a real grpc.aio server (TCP, port 0) over a real SQLite file.
+"""Fixtures: both servicers on a real grpc.aio server (TCP, port 0) over a real store, once
+per storage engine (`backing`: a SQLite file, a PostgreSQL schema; tests/backings.py).
 
-`store` is the open `SqliteStore` the servicers write to (tests read its outbox directly);
+`store` is the open store the servicers write to (tests read its outbox directly);
 `users` and `mindmaps` are the generated async stubs over a real channel to that server.
 """
 
@@ -15,9 +16,10 @@ import pytest
 
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.user.v1 import user_pb2_grpc
-from hub.storage.sqlite import SqliteStore
+from hub.storage.setup import build_store
 from hub.storage.store import Store
 from tests.backends.support import serve
+from tests.backings import StorageSection, store_settings
 
 if TYPE_CHECKING:
     from hub.contracts.mindmap.v1.mindmap_pb2_grpc import MindmapServiceAsyncStub
@@ -25,9 +27,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """An open SQLite store in a fresh file, closed after the test."""
-    opened = SqliteStore(tmp_path / "hub.sqlite3")
+async def store(backing: StorageSection, tmp_path: Path) -> AsyncIterator[Store]:
+    """An open store over a fresh database, closed after the test."""
+    opened = build_store(store_settings(backing, tmp_path))
     await opened.open()
     yield opened
     await opened.close()

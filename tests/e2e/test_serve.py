@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from hub.contracts.user.v1.user_pb2 import (
     ListUsersRequest,
     User,
 )
+from tests.backings import StorageSection
 from tests.postgres import fresh_schema
 
 pytestmark = pytest.mark.e2e
@@ -146,14 +146,6 @@ class Launcher:
                 process.wait()
 
 
-@pytest.fixture
-def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    """Starts hubs for the test and leaves none running after it."""
-    started = Launcher(tmp_path)
-    yield started
-    started.kill_survivors()
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """What the scenario wrote, as read back through the front end."""
@@ -238,23 +230,13 @@ def _scenario(address: str) -> Snapshot:
     return snapshot
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """The `storage` section of each engine: the default SQLite file in the data folder, or
-    a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with fresh_schema() as dsn:
-        yield {"engine": "postgresql", "postgresql": {"dsn": dsn}}
-
-
 def test_serve_stop_and_serve_again_keeps_every_result(
-    launcher: Launcher, storage: dict[str, Any]
+    launcher: Launcher, backing: StorageSection
 ) -> None:
-    """The must-show scenario, on each storage engine; SIGTERM exits 0 within the grace
-    period; a new `hub serve` on the same database reads back every result unchanged."""
-    config = launcher.config("hub", storage=storage)
+    """The must-show scenario, on each storage engine (tests/backings.py); SIGTERM exits 0
+    within the grace period; a new `hub serve` on the same database reads back every result
+    unchanged."""
+    config = launcher.config("hub", storage=backing)
     first = launcher.serve(config, "first")
     written = _scenario(first.address)
     assert _over_rest(first, written) == (

@@ -5,7 +5,8 @@ test's own (tests/redisdb.py: skipped without Redis, a failure under CI=true).""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from typing import Any
 import pytest
 
 from hub.app import Hub
-from hub.config import Role, Settings
+from hub.config import SERVICE_NAMES, Role, ServiceName, Settings
 from tests.redisdb import REDIS_URL, redis_prefix
+
+WAIT_SECONDS = 10.0
 
 
 @pytest.fixture
@@ -36,6 +39,18 @@ def role_settings(data_dir: Path, prefix: str, **sections: Any) -> Settings:
             **sections,
         }
     )
+
+
+async def until_reachable(hub: Hub, services: Iterable[ServiceName], reachable: bool) -> None:
+    """Waits until the gateway of `hub` can (or cannot) reach each of `services`."""
+    gateway = hub.gateway
+    assert gateway is not None
+    assert gateway.client is not None
+    async with asyncio.timeout(WAIT_SECONDS):
+        for service in services:
+            async for now in gateway.client.reachability(service):
+                if now is reachable:
+                    break
 
 
 @dataclass
@@ -65,6 +80,7 @@ async def split(tmp_path: Path, redis_keys: str) -> AsyncIterator[Split]:
             "gateway",
             services={name: {"targets": [target]} for name, target in targets.items()},
         )
+        await until_reachable(gateway, SERVICE_NAMES, True)
         yield Split(users=users, mindmaps=mindmaps, gateway=gateway)
     finally:
         for hub in reversed(started):

@@ -15,16 +15,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hub.app import Hub
 from hub.client import BackendClient
-from hub.config import Service, ServiceName
+from hub.config import Service
 from hub.contracts.mindmap.v1 import mindmap_pb2_grpc
 from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap
 from hub.contracts.user.v1 import user_pb2_grpc
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
 from hub.listening import dial_target
 from tests.observability.scrape import Labels, Scrape
-from tests.parts.conftest import Split, role_settings
-
-WAIT_SECONDS = 10.0
+from tests.parts.conftest import Split, role_settings, until_reachable
 
 
 def _url(hub: Hub, path: str) -> str:
@@ -101,16 +99,6 @@ def _server_method(labels: Labels) -> tuple[str, str]:
     return found["grpc_server"], found["grpc_method"]
 
 
-async def _until_reachable(hub: Hub, service: ServiceName, reachable: bool) -> None:
-    gateway = hub.gateway
-    assert gateway is not None
-    assert gateway.client is not None
-    async with asyncio.timeout(WAIT_SECONDS):
-        async for now in gateway.client.reachability(service):
-            if now is reachable:
-                return
-
-
 async def test_a_gateway_is_not_ready_while_a_backend_has_no_reachable_replica(
     split: Split,
 ) -> None:
@@ -119,7 +107,7 @@ async def test_a_gateway_is_not_ready_while_a_backend_has_no_reachable_replica(
     calls to the user service still work."""
     ready = await _get(split.gateway, "/readyz")
     await split.mindmaps.stop(grace=0)
-    await _until_reachable(split.gateway, "mindmap-service", False)
+    await until_reachable(split.gateway, ["mindmap-service"], False)
     unready = await _get(split.gateway, "/readyz")
     async with aio.insecure_channel(dial_target(split.gateway.grpc_address)) as channel:
         health = health_pb2_grpc.HealthStub(channel)

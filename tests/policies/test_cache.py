@@ -1,7 +1,13 @@
-"""`MemoryCache` and the tags of requests and events: TTL, the memory bound, invalidation
-by tag, and the guard that keeps a read which raced a write from storing the old value."""
+"""The response caches and the tags of requests and events: invalidation by tag and the
+guard that keeps a read which raced a write from storing the old value, in each cache (in
+memory, and in the real Redis); the memory cache's TTL and LRU bound. What only the Redis
+cache does (several gateways, its bound, Redis failing) is in test_cache_redis.py."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
 
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import (
@@ -12,7 +18,16 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import (
     UpdateMindmapRequest,
 )
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, ListUsersRequest
-from hub.policies.cache import CacheStats, MemoryCache, event_tags, read_tags, write_tags
+from hub.policies.cache import (
+    Cache,
+    CacheStats,
+    MemoryCache,
+    event_tags,
+    read_tags,
+    write_tags,
+)
+from hub.policies.cache_redis import RedisCache
+from tests.redisdb import redis_space
 
 USERS = "hub.user.v1.UserService"
 MINDMAPS = "hub.mindmap.v1.MindmapService"
@@ -26,6 +41,16 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    """A cache of 10,000 bytes of each kind (Redis: in this test's key space)."""
+    if request.param == "memory":
+        yield MemoryCache(max_bytes=10_000)
+        return
+    async with redis_space() as space:
+        yield RedisCache(space.client, space.prefix, max_bytes=10_000)
+
+
 async def test_an_entry_lives_until_its_ttl() -> None:
     clock = Clock()
     cache = MemoryCache(max_bytes=10_000, clock=clock)
@@ -37,8 +62,7 @@ async def test_an_entry_lives_until_its_ttl() -> None:
     assert CacheStats(hits=1, misses=1, entries=0, bytes=0) == cache.stats()
 
 
-async def test_invalidating_a_tag_drops_every_entry_that_has_it() -> None:
-    cache = MemoryCache(max_bytes=10_000)
+async def test_invalidating_a_tag_drops_every_entry_that_has_it(cache: Cache) -> None:
     since = cache.begin()
     await cache.set("a", b"1", tags=("users/1",), ttl=60, since=since)
     await cache.set("b", b"2", tags=("users/2",), ttl=60, since=since)
@@ -49,8 +73,7 @@ async def test_invalidating_a_tag_drops_every_entry_that_has_it() -> None:
     assert [None, b"2", None] == [await cache.get(key) for key in ("a", "b", "list")]
 
 
-async def test_a_read_that_raced_a_write_does_not_store_what_it_read() -> None:
-    cache = MemoryCache(max_bytes=10_000)
+async def test_a_read_that_raced_a_write_does_not_store_what_it_read(cache: Cache) -> None:
     since = cache.begin()  # the read starts
     await cache.invalidate(("users/1",))  # a write of what it shows commits meanwhile
 
@@ -72,8 +95,7 @@ async def test_the_least_recently_used_entries_go_to_keep_the_memory_bound() -> 
     assert cache.stats().bytes <= 3 * (1 + 100 + 200)
 
 
-async def test_clear_drops_everything_and_reads_in_flight_store_nothing() -> None:
-    cache = MemoryCache(max_bytes=10_000)
+async def test_clear_drops_everything_and_reads_in_flight_store_nothing(cache: Cache) -> None:
     since = cache.begin()
     await cache.set("a", b"1", tags=(), ttl=60, since=since)
 

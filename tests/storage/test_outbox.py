@@ -14,7 +14,7 @@ from hub.contracts.events.v1.events_pb2 import Event
 from hub.errors import Aborted, FailedPrecondition
 from hub.storage.setup import build_store
 from hub.storage.store import Store
-from tests.storage.conftest import StorageSection, store_settings
+from tests.backings import StorageSection, store_settings
 from tests.storage.messages import (
     add_mindmap,
     add_user,
@@ -127,3 +127,18 @@ async def test_on_commit_is_called_once_per_committed_write_and_not_for_a_reject
         events[0].user_created.user.id,
         events[1].mindmap_created.mindmap.id,
     ]
+
+
+async def test_a_write_stores_its_row_and_its_event_each_as_given(store: Store) -> None:
+    """The row comes from the message, the outbox row from the event, even where the two
+    disagree (here on the owner and the time): neither is taken from the other."""
+    owner = await add_user(store)
+    mindmap = new_mindmap(owner.id)
+    event = mindmap_event("created", mindmap)
+    event.owner_id = "someone-else"
+    event.time.FromNanoseconds(event.time.ToNanoseconds() + 1)
+
+    event_id = await store.insert_mindmap(mindmap, event)
+
+    assert {mindmap.id: mindmap} == await store.get_mindmaps([mindmap.id], with_nodes=True)
+    assert [with_id(event, event_id)] == (await outbox(store))[-1:]

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from hub.storage.migrations import SchemaTooNewError
 from hub.storage.postgres import PostgresStore
 from hub.storage.postgres_schema import LATEST_VERSION, migrate, schema_version
 from hub.storage.store import StoreUnavailableError
-from tests.postgres import fresh_schema
+from tests.postgres import fresh_schema, postgresql_dsn
 from tests.storage.messages import add_mindmap, add_user, outbox
 
 
@@ -114,6 +115,26 @@ async def test_a_missing_database_fails_to_open_with_the_servers_reason(dsn: str
         await store.open()
 
 
+async def test_a_database_not_in_utf8_is_refused(dsn: str) -> None:
+    """Text would not round-trip: the store refuses to open rather than mangle it."""
+    name = f"hub_latin1_{uuid.uuid4().hex[:8]}"
+    async with await connect(postgresql_dsn()) as admin:
+        await admin.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+                " TEMPLATE template0"
+            ).format(sql.Identifier(name))
+        )
+        try:
+            store = PostgresStore(make_conninfo(dsn, dbname=name))
+            with pytest.raises(
+                StoreUnavailableError, match="its encoding is LATIN1, and hub needs UTF8"
+            ):
+                await store.open()
+        finally:
+            await admin.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+
+
 def test_a_malformed_dsn_is_refused_without_repeating_it() -> None:
     with pytest.raises(ValueError, match="not a libpq connection string") as raised:
         PostgresStore("postgresql://hub:secret-pw@[::1/hub")
@@ -163,11 +184,15 @@ async def test_the_pool_keeps_min_connections_and_opens_at_most_max(dsn: str) ->
             await reads
         finally:
             await store.close()
-        closed = await count()
+        # A server process ends a moment after its client hung up: wait for that (10 s).
+        for _ in range(200):
+            if not (left := await count()):
+                break
+            await asyncio.sleep(0.05)
 
     assert 2 == idle
     assert max(counts) <= 3
-    assert 0 == closed
+    assert 0 == left
 
 
 async def test_an_operator_reads_nodes_as_jsonb_and_times_as_nanoseconds(

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from hub.storage.store import Store
-from tests.storage.conftest import StorageSection
+from tests.backings import StorageSection
 from tests.storage.messages import add_mindmap, add_user, outbox
 
 ROUNDS = 25
 CONTENDERS = 3
 """Concurrent updates per process and round (so 2 * CONTENDERS race on each etag)."""
 WRITES = 150
-"""Updates per process in the outbox-order test."""
+"""Writes per process in the tests of a reader that follows the writers."""
 STARTUP_SECONDS = 30.0
 
 

@@ -26,7 +26,7 @@ from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.errors import Aborted
 from hub.storage.setup import build_store
 from hub.storage.store import Store
-from tests.storage.conftest import store_settings
+from tests.backings import store_settings
 from tests.storage.messages import add_user, changed_mindmap, mindmap_event
 
 
