@@ -34,7 +34,6 @@ stream, with a local copy in each process for its subscribers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -42,19 +41,18 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.events.bus import BusStats, Consumer, EventFilter
 from hub.events.memory import MemoryEventBus, MemorySubscription
+from hub.events.tasks import stop_task
 
 READ_BATCH = 500
 """Entries the reader takes from Redis at a time."""
 BLOCK_MS = 1000
 """How long one XREAD waits for new entries before asking again (below the client's socket
 timeout, 5 s by default, which would otherwise end it as a failure)."""
-CANCEL_RETRY_SECONDS = 0.05
-"""How long `close` waits for the reader to end before cancelling it again."""
 RETRY_SECONDS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 """Pauses of the reader between attempts while Redis fails (the last one repeats)."""
 
@@ -203,13 +201,7 @@ class RedisEventBus:
         self._closed = True
         reader, self._reader = self._reader, None
         if reader is not None:
-            # redis-py can swallow a cancellation that lands at the wrong moment of a command
-            # (redis/redis-py#2028): cancel again until the reader has ended.
-            while not reader.done():
-                reader.cancel()
-                await asyncio.wait({reader}, timeout=CANCEL_RETRY_SECONDS)
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            await stop_task(reader)
         await self._replica.close()
         async with self._progress:
             self._progress.notify_all()
@@ -229,7 +221,7 @@ class RedisEventBus:
                     {self._key: entry_id(self._position)}, count=READ_BATCH, block=BLOCK_MS
                 )
                 failures = 0
-            except RedisError:
+            except Exception:  # Redis failed (or sent what cannot be read): retry, never die
                 _logger.exception("event bus: cannot read the Redis stream %s", self._key)
                 await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
                 failures += 1

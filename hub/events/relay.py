@@ -32,6 +32,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from hub.events.bus import EventBus
+from hub.events.tasks import stop_task
 from hub.storage.store import Store
 
 BATCH_SIZE = 500
@@ -108,9 +109,7 @@ class Relay:
         """Stops the background task and saves the cursor of the last event published."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)  # a Redis bus may swallow the first cancellation
         await self._save()
 
     async def catch_up(self) -> None:

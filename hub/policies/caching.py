@@ -12,7 +12,6 @@ domain events too, for writes made elsewhere.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from google.protobuf.message import Message
 
 from hub.client import SERVICE_DESCRIPTORS, is_read, method_path
 from hub.events.bus import EventBus, EventFilter
+from hub.events.tasks import stop_task
 from hub.policies.cache import Cache, event_tags, read_tags, write_tags
 from hub.principal import Principal
 
@@ -118,8 +118,5 @@ class CachingPolicy:
 
 async def stop_following(task: asyncio.Task[None] | None) -> None:
     """Stops a `follow` task."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    if task is not None:
+        await stop_task(task)  # a Redis cache may swallow the first cancellation
