@@ -1,6 +1,6 @@
 """A real Prometheus server (the Debian package's `prometheus`) for the tests: it scrapes one
 target every second and evaluates the hub's rule files, and answers PromQL queries over its
-HTTP API.
+HTTP API (or runs a configuration of the test's own: `prometheus_with`).
 
 The rule files are copied with every group's own `interval` removed, so that all of them
 evaluate every second like the rest (the business group runs once a minute in production).
@@ -61,8 +61,20 @@ class Prometheus:
             for series in answer["data"]["result"]
         ]
 
+    async def targets(self) -> dict[str, Any]:
+        """The scrape targets: `activeTargets` (with their labels after relabelling) and
+        `droppedTargets` (with the labels they were discovered with)."""
+        answer: dict[str, Any] = (
+            await self.http.get("/api/v1/targets", params={"state": "any"})
+        ).json()
+        if answer["status"] != "success":
+            raise QueryError(f"targets: {answer.get('errorType')}: {answer.get('error')}")
+        data: dict[str, Any] = answer["data"]
+        return data
 
-def _free_port() -> int:
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -95,8 +107,15 @@ def _write_config(folder: Path, target: str) -> Path:
 async def running_prometheus(binary: str, folder: Path, target: str) -> AsyncIterator[Prometheus]:
     """Starts Prometheus on a free loopback port with its data in `folder`, scraping
     `target` (host:port), and stops it on exit. Its log is `folder/prometheus.log`."""
-    address = f"127.0.0.1:{_free_port()}"
-    config = _write_config(folder, target)
+    async with prometheus_with(binary, folder, _write_config(folder, target)) as prometheus:
+        yield prometheus
+
+
+@asynccontextmanager
+async def prometheus_with(binary: str, folder: Path, config: Path) -> AsyncIterator[Prometheus]:
+    """Starts Prometheus with the configuration file `config` on a free loopback port, its
+    data and log (`prometheus.log`) in `folder`, and stops it on exit."""
+    address = f"127.0.0.1:{free_port()}"
     with (folder / "prometheus.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             binary,

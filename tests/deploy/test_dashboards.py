@@ -170,3 +170,17 @@ def test_each_dashboard_shows_its_part_of_the_metric_catalogue() -> None:
             "hub_revenue_total",
         },
     } == shown
+
+
+def test_jaeger_is_provisioned_beside_prometheus() -> None:
+    """The traces' data source: Jaeger's query service, not the default one."""
+    document = load_yaml(DATASOURCES.parent / "jaeger.yml")
+    [datasource] = document["datasources"]
+    assert (1, "hub-jaeger", "jaeger", "proxy", False) == (
+        document["apiVersion"],
+        datasource["uid"],
+        datasource["type"],
+        datasource["access"],
+        datasource["isDefault"],
+    )
+    assert datasource["url"].endswith(":16686")
