@@ -30,6 +30,9 @@ async def workload(running: RunningHub, http: httpx.AsyncClient) -> None:
     paid = {"email": "bob@example.com", "displayName": "Bob", "plan": "PLAN_PRO"}
     bob = await http.post("/api/v1/users", json=paid)
     ada_id = ada.json()["id"]
+    # Ada's and Bob's signups reach the bus after their answers: a subscription made before
+    # they have would receive Ada's user.created too.
+    await running.published_event_id()
     client = await connect(running.ws_url)
     try:
         await client.subscribe("ada", user_id=ada_id)
