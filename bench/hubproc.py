@@ -5,6 +5,9 @@ the machine as a client and a server would) with free loopback ports and a tempo
 folder. `cpu_seconds()` reads its user+system time from /proc, which on this shared 2-core
 machine is a far steadier measure of cost per request than requests per second; likewise
 `process_cpu_seconds` and `process_rss_bytes` for any process, such as a baseline server.
+A hub may run one role of a split deployment (`role`: `hub serve --role gateway|users|
+mindmaps`); it is then ready when its `/readyz` answers 200 (a gateway: once each backend
+service has a SERVING replica).
 `answered_ok` reads from the hub's own metrics how many calls of a method it answered OK,
 which confirms what a load generator that cannot read gRPC status (h2load) counted.
 """
@@ -123,23 +126,27 @@ class HubProcess:
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def start_hub(*, code: Path | None = None, **sections: Any) -> HubProcess:
+def start_hub(*, code: Path | None = None, role: str = "all", **sections: Any) -> HubProcess:
     """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
     `sections`: more top-level configuration sections (`observability={...}`); `code`: the
-    checkout whose `hub` package to run (default: the one installed)."""
-    return start_hubs(sections, code=code)[0]
+    checkout whose `hub` package to run (default: the one installed); `role`: what it runs
+    (`hub serve --role`)."""
+    return start_hubs(sections, code=code, role=role)[0]
 
 
-def start_hubs(*configurations: dict[str, Any], code: Path | None = None) -> list[HubProcess]:
+def start_hubs(
+    *configurations: dict[str, Any], code: Path | None = None, role: str = "all"
+) -> list[HubProcess]:
     """Starts one hub per configuration (its extra sections, as for `start_hub`), all at
-    once, and returns them once every one is healthy: their start-ups overlap."""
+    once and all in `role`, and returns them once every one is healthy: their start-ups
+    overlap."""
     hubs: list[HubProcess] = []
     try:
         for sections in configurations:
             base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-            hubs.append(_launch(base, sections, code))
+            hubs.append(_launch(base, sections, code, role))
         for hub in hubs:
-            asyncio.run(_wait_ready(hub))
+            asyncio.run(_wait_ready(hub) if role == "all" else _wait_ready_http(hub))
     except BaseException:
         for hub in hubs:
             hub.stop()
@@ -147,7 +154,7 @@ def start_hubs(*configurations: dict[str, Any], code: Path | None = None) -> lis
     return hubs
 
 
-def _launch(base: Path, sections: dict[str, Any], code: Path | None) -> HubProcess:
+def _launch(base: Path, sections: dict[str, Any], code: Path | None, role: str) -> HubProcess:
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
@@ -160,7 +167,7 @@ def _launch(base: Path, sections: dict[str, Any], code: Path | None) -> HubProce
     config_path.write_text(yaml.safe_dump(config))
     with (base / "hub.log").open("wb") as log:  # the child writes to its own copy
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "hub", "serve", "--config", str(config_path)],
+            [sys.executable, "-m", "hub", "serve", "--role", role, "--config", str(config_path)],
             stdout=log,
             stderr=subprocess.STDOUT,
             # `python -m` looks in its working folder first, before the installed package
@@ -169,12 +176,34 @@ def _launch(base: Path, sections: dict[str, Any], code: Path | None) -> HubProce
     return HubProcess(process, data_dir, f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{http_port}")
 
 
+def _check_running(hub: HubProcess) -> None:
+    if hub.process.poll() is not None:
+        log = (hub.data_dir.parent / "hub.log").read_text(errors="replace")
+        raise RuntimeError(f"hub serve exited with {hub.process.returncode}:\n{log}")
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our hub
+            return bool(response.status == 200)
+    except OSError:  # not listening yet, or 503 while starting (HTTPError is one too)
+        return False
+
+
+async def _wait_ready_http(hub: HubProcess) -> None:
+    url = f"{hub.http_base}/readyz"
+    async with asyncio.timeout(READY_SECONDS):
+        while True:
+            _check_running(hub)
+            if await asyncio.to_thread(_ready, url):
+                return
+            await asyncio.sleep(0.1)
+
+
 async def _wait_ready(hub: HubProcess) -> None:
     async with asyncio.timeout(READY_SECONDS):
         while True:
-            if hub.process.poll() is not None:
-                log = (hub.data_dir.parent / "hub.log").read_text(errors="replace")
-                raise RuntimeError(f"hub serve exited with {hub.process.returncode}:\n{log}")
+            _check_running(hub)
             try:
                 async with aio.insecure_channel(hub.grpc_target) as channel:
                     reply = await health_pb2_grpc.HealthStub(channel).Check(

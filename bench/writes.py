@@ -61,7 +61,7 @@ class WritesScenario:
         """Starts a hub, creates the owner, then alternates rounds of writes."""
         hub = start_hub()
         try:
-            owner_id = _create_owner(hub.grpc_target)
+            owner_id = create_owner(hub.grpc_target)
             target = Target(hub, "", options.connections)  # each write makes its own mindmap
             what = f"CreateMindmap + {NODES} AddNode"
             through_hub = writes(
@@ -79,7 +79,10 @@ class WritesScenario:
             hub.stop()
 
 
-def _create_owner(address: str) -> str:
+def create_owner(address: str) -> str:
+    """Creates the user whose mindmaps the writes make, through the UserService at
+    `address`; returns its id."""
+
     async def create() -> str:
         async with aio.insecure_channel(address) as channel:
             user = user_pb2.User(email="writer@example.com", display_name="Writer")
