@@ -34,7 +34,6 @@ import os
 import secrets
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -44,8 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -55,6 +52,7 @@ from bench.load import LoadResult, http_get
 from bench.scenario import Options
 from bench.throughput import Side, Target, ThroughputOutcome, alternate, rest_get
 from bench.writes import NODES, create_owner, writes
+from hub.testing import scratch_schema
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -67,14 +65,8 @@ POOL = {"min_connections": 2, "max_connections": 8}
 def fresh_schema(dsn: str) -> Iterator[str]:
     """A DSN whose connections see only a new, empty schema of the database at `dsn`
     (dropped afterwards, with everything the hubs made in it)."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(dsn, options=f"-c search_path={name}")
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    with scratch_schema(dsn, "bench") as schema:
+        yield schema
 
 
 @contextmanager

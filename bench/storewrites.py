@@ -29,10 +29,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
 from hub.backends import tree
 from hub.backends.events import Origin, Payload, event
 from hub.backends.writes import new_etag, now
@@ -43,6 +39,7 @@ from hub.storage.postgres import PostgresStore
 from hub.storage.sqlite import SqliteStore
 from hub.storage.store import Store
 from hub.subjects import mindmap_subject, user_subject
+from hub.testing import scratch_schema
 
 ENGINES = ("sqlite", "postgresql")
 NODES_PER_MINDMAP = 50
@@ -150,22 +147,13 @@ async def fresh_store(engine: str, dsn: str, folder: Path, clients: int) -> Asyn
         finally:
             await store.close()
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
-        await admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    with scratch_schema(dsn, "bench") as schema_dsn:
+        store = PostgresStore(schema_dsn, min_connections=clients, max_connections=clients)
+        await store.open()
         try:
-            store = PostgresStore(
-                make_conninfo(dsn, options=f"-c search_path={schema}"),
-                min_connections=clients,
-                max_connections=clients,
-            )
-            await store.open()
-            try:
-                yield store
-            finally:
-                await store.close()
+            yield store
         finally:
-            await admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+            await store.close()
 
 
 async def run_round(engine: str, dsn: str, folder: Path, clients: int, seconds: float) -> Round:

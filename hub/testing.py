@@ -13,15 +13,19 @@ waits until the front end reports every service SERVING before handing over.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+import psycopg
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.sdk.trace.export import SpanExporter
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from hub.app import Hub
 from hub.config import SERVICE_NAMES, ServiceName, Settings
@@ -183,3 +187,18 @@ async def wait_until_serving(health_stub: Any, service: str = "") -> None:
             if reply.status == health_pb2.HealthCheckResponse.SERVING:
                 return
     raise RuntimeError(f"the health watch of {service!r} ended before it reported SERVING")
+
+
+@contextmanager
+def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
+    """A DSN whose connections see only a new, empty schema `<prefix>_<random>` of the
+    PostgreSQL database at `dsn`, dropped afterwards with everything made in it (tests and
+    benchmarks: a store opened on it migrates its own tables there)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield make_conninfo(dsn, options=f"-c search_path={name}")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
+
+from hub.testing import scratch_schema
 
 DSN_VARIABLE = "TEST_POSTGRESQL_DSN"
 _CANDIDATES = (
@@ -57,12 +56,5 @@ def postgresql_dsn() -> str:
 @contextmanager
 def fresh_schema() -> Iterator[str]:
     """A DSN whose connections see only a new, empty schema (dropped afterwards)."""
-    admin = postgresql_dsn()
-    name = f"hubtest_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
-    try:
-        yield make_conninfo(admin, options=f"-c search_path={name}")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    with scratch_schema(postgresql_dsn(), "hubtest") as dsn:
+        yield dsn
