@@ -137,11 +137,11 @@ class ServerObservability(aio.ServerInterceptor):
 
         async def handle(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
-            metrics.started.inc()
+            metrics.started.value += 1
             if streamed_request:
                 request = _counting(request, metrics)
             else:
-                metrics.received.inc()
+                metrics.received.value += 1
             hop = self._begin(called, context)
             code = _OK
             try:
@@ -151,7 +151,7 @@ class ServerObservability(aio.ServerInterceptor):
                 raise
             else:
                 code = _status(context)
-                metrics.sent.inc()
+                metrics.sent.value += 1
             finally:
                 self._end(called, hop, code, start)
             return response
@@ -170,16 +170,16 @@ class ServerObservability(aio.ServerInterceptor):
             request: Any, context: aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             start = time.perf_counter()
-            metrics.started.inc()
+            metrics.started.value += 1
             if streamed_request:
                 request = _counting(request, metrics)
             else:
-                metrics.received.inc()
+                metrics.received.value += 1
             hop = self._begin(called, context)
             code = _OK
             try:
                 async for message in inner(request, context):
-                    metrics.sent.inc()
+                    metrics.sent.value += 1
                     yield message
             except BaseException as error:
                 code = _failure(context, error)
@@ -239,5 +239,5 @@ def _failure(context: aio.ServicerContext[Any, Any], error: BaseException) -> gr
 
 async def _counting(requests: AsyncIterable[Any], metrics: MethodMetrics) -> AsyncIterator[Any]:
     async for request in requests:
-        metrics.received.inc()
+        metrics.received.value += 1
         yield request

@@ -94,8 +94,8 @@ class _Observing:
 
     def _start(self, request: Any, **options: Any) -> tuple[Any, Span | None]:
         method = self._method
-        method.metrics.started.inc()
-        method.metrics.sent.inc()
+        method.metrics.started.value += 1
+        method.metrics.sent.value += 1
         options["metadata"], span = self._owner.outgoing(options.get("metadata"), method)
         return self._inner(request, **options), span
 
@@ -194,7 +194,7 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
             return
         self._recorded = True
         if code is _OK:
-            self._method.metrics.received.inc()
+            self._method.metrics.received.value += 1
         _finish(self._method, self._span, code, self._start)
 
 
@@ -240,7 +240,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
         code = _OK
         try:
             async for message in self._call:
-                self._method.metrics.received.inc()
+                self._method.metrics.received.value += 1
                 yield message
         except aio.AioRpcError as error:
             code = error.code()
@@ -254,7 +254,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
     async def read(self) -> Any:
         message = await self._call.read()
         if message is not aio.EOF:
-            self._method.metrics.received.inc()
+            self._method.metrics.received.value += 1
         return message
 
 
