@@ -3,12 +3,13 @@
 It wraps the whole HTTP dispatch (REST, documentation, `/metrics`, `/ws`, GraphQL), so no
 front end has its own copy. Per HTTP request:
 - the request id: the `x-request-id` header if it is a plain one (1 to 128 printable ASCII
-  characters), else a generated one; kept in `REQUEST_ID` for the log lines and sent on to
-  the backends by the client interceptor;
-- a server span under the W3C `traceparent`/`tracestate` the request carries (tracing.py's
-  rules), named `{method} {endpoint}` once the front end has routed it, with the current
-  semantic-convention attributes (`http.request.method`, `url.path`, `url.scheme`,
-  `http.route`, `http.response.status_code`);
+  characters), else a generated one; kept in the request's `Hop` (context.py) for the log
+  lines, and sent on to the backends by the client wrapper;
+- its place in the trace the W3C `traceparent`/`tracestate` headers name (tracing.py's
+  rules), and when the trace is sampled a server span, named `{method} {endpoint}` once the
+  front end has routed it, with the current semantic-convention attributes
+  (`http.request.method`, `url.path`, `url.scheme`, `http.route`,
+  `http.response.status_code`);
 - `http_requests_total` and `http_request_duration_seconds` by method, endpoint and status;
 - one access line (logger `hub.access`).
 
@@ -31,10 +32,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.observability.logging import REQUEST_ID, AccessLog
+from hub.observability.context import CURRENT, Hop
+from hub.observability.logging import AccessLog
 from hub.observability.metrics import UNMATCHED, HubMetrics
 from hub.observability.system import NetworkCounter
-from hub.observability.tracing import ServerHop, Tracing
+from hub.observability.tracing import Tracing
 
 ENDPOINT_KEY = "hub.endpoint"
 """The scope key where a front end names the endpoint (route) that answered."""
@@ -76,8 +78,8 @@ class ObservabilityMiddleware:
         else:
             await self._app(scope, receive, send)
 
-    def _begin(self, scope: Scope, method: str) -> ServerHop | None:
-        """Sets the request id and starts the server hop, from one pass over the headers."""
+    def _begin(self, scope: Scope, method: str) -> Hop:
+        """The request's hop (request id, trace, span), from one pass over the headers."""
         traceparent = tracestate = request_id = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
@@ -86,9 +88,8 @@ class ObservabilityMiddleware:
                 tracestate = value.decode("latin-1")
             elif name == b"x-request-id":
                 request_id = value
-        REQUEST_ID.set(_request_id(request_id))
         if self._tracing is None:
-            return None
+            return Hop(_request_id(request_id))
         return self._tracing.server_hop(
             method,
             traceparent,
@@ -98,11 +99,13 @@ class ObservabilityMiddleware:
                 "url.path": scope["path"],
                 "url.scheme": scope["scheme"],
             },
+            _request_id(request_id),
         )
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         hop = self._begin(scope, scope["method"])
+        token = CURRENT.set(hop)
         network = self._network
         status = 500  # if the app fails before it answers, uvicorn answers 500
 
@@ -127,17 +130,16 @@ class ObservabilityMiddleware:
             endpoint = scope.get(ENDPOINT_KEY, UNMATCHED)
             self._http.count(method, endpoint, status)
             self._http.observe(method, endpoint, seconds)
-            self._access(method, scope, endpoint, status, seconds)
-            if hop is not None:
-                if hop.span is None:
-                    hop.finish()
-                else:
-                    hop.span.update_name(f"{method} {endpoint}")
-                    hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            self._log.http(hop, method, scope["path"], endpoint, status, seconds)
+            if hop.span is not None:
+                hop.span.update_name(f"{method} {endpoint}")
+                hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            CURRENT.reset(token)
 
     async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         hop = self._begin(scope, "GET")
+        token = CURRENT.set(hop)
         network = self._network
         status = 403  # closed before the handshake: uvicorn refuses it with 403
         opened: Any = None
@@ -168,24 +170,9 @@ class ObservabilityMiddleware:
                 opened.dec()
             endpoint = _endpoint(scope)
             self._http.count("GET", endpoint, status)
-            self._access("GET", scope, endpoint, status, time.perf_counter() - start)
-            if hop is not None:
-                hop.finish({"http.route": endpoint, "http.response.status_code": status})
-
-    def _access(
-        self, method: str, scope: Scope, endpoint: str, status: int, seconds: float
-    ) -> None:
-        if self._log.enabled:
-            self._log.write(
-                "http request",
-                {
-                    "method": method,
-                    "path": scope["path"],
-                    "endpoint": endpoint,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                },
-            )
+            self._log.http(hop, "GET", scope["path"], endpoint, status, time.perf_counter() - start)
+            hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            CURRENT.reset(token)
 
 
 def _endpoint(scope: Scope) -> str:

@@ -24,7 +24,8 @@ from typing import Any, TypeAlias
 import grpc
 from grpc import aio
 
-from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, AccessLog
+from hub.observability.context import CURRENT, Hop
+from hub.observability.logging import REQUEST_ID_KEY, AccessLog
 from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
 from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
 
@@ -191,35 +192,34 @@ class ServerObservability(aio.ServerInterceptor):
 
         return handle
 
-    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Any:
-        metadata = context.invocation_metadata() or ()
+    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Hop:
+        """The call's hop, made current: its request id and trace, from its metadata. Not
+        reset at the end: grpc.aio runs each RPC in a task of its own, whose context ends
+        with it."""
         traceparent = tracestate = None
-        for key, value in metadata:
+        request_id = ""
+        for key, value in context.invocation_metadata() or ():
             if key == TRACEPARENT:
                 traceparent = str(value)
             elif key == TRACESTATE:
                 tracestate = str(value)
             elif key == REQUEST_ID_KEY:
-                REQUEST_ID.set(str(value))
+                request_id = str(value)
         if self._tracing is None or not called.traced:
-            return None
-        return self._tracing.server_hop(called.name, traceparent, tracestate, called.attributes)
+            hop = Hop(request_id)
+        else:
+            hop = self._tracing.server_hop(
+                called.name, traceparent, tracestate, called.attributes, request_id
+            )
+        CURRENT.set(hop)
+        return hop
 
-    def _end(self, called: Method, hop: Any, code: grpc.StatusCode, start: float) -> None:
+    def _end(self, called: Method, hop: Hop, code: grpc.StatusCode, start: float) -> None:
         seconds = time.perf_counter() - start
         name = CODE_NAMES[code]
         called.metrics.finish(name, seconds)
-        if self._log.enabled:
-            self._log.write(
-                "rpc",
-                {
-                    "grpc_server": self._server,
-                    "grpc_method": called.name,
-                    "grpc_code": name,
-                    "duration_ms": round(seconds * 1000, 3),
-                },
-            )
-        if hop is not None:
+        self._log.rpc(hop, self._server, called.name, name, seconds)
+        if hop.span is not None:
             hop.finish({"rpc.grpc.status_code": code.value[0]})
 
 

@@ -27,8 +27,9 @@ import grpc
 from grpc import aio
 from opentelemetry.trace import Span
 
+from hub.observability.context import CURRENT
 from hub.observability.grpc import CODE_NAMES, Method
-from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY
+from hub.observability.logging import REQUEST_ID_KEY
 from hub.observability.metrics import GrpcMetrics
 from hub.observability.tracing import TRACEPARENT, Tracing
 
@@ -52,13 +53,21 @@ class ClientObservability:
         return Method(self._metrics.method(kind, method), method)
 
     def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, Span | None]:
-        """`metadata` with the trace context and request id, and the client span (None
-        when none was started)."""
+        """`metadata` with the trace context and request id of the hop making the call, and
+        the client span (None when none was started: see tracing.py)."""
+        hop = CURRENT.get()
+        if hop is None:  # not within a request: a background call
+            return metadata, None
         span = None
         traceparent = ""
         if self._tracing is not None and method.traced:
-            span, traceparent = self._tracing.client_span(method.name, method.attributes)
-        request_id = REQUEST_ID.get()
+            if hop.span is not None:
+                span, traceparent = self._tracing.client_span(
+                    hop.span, method.name, method.attributes
+                )
+            else:
+                traceparent = hop.traceparent
+        request_id = hop.request_id
         if not traceparent and not request_id:
             return metadata, span
         pairs = [
