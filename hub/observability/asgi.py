@@ -132,7 +132,7 @@ class ObservabilityMiddleware:
             self._http.observe(method, endpoint, seconds)
             self._log.http(hop, method, scope["path"], endpoint, status, seconds)
             if hop.span is not None:
-                hop.span.update_name(f"{method} {endpoint}")
+                hop.span.name = f"{method} {endpoint}"
                 hop.finish({"http.route": endpoint, "http.response.status_code": status})
             CURRENT.reset(token)
 

@@ -8,7 +8,8 @@ and the hop resets it when it ends.
 `Hop` holds the request id (the `x-request-id` the hop was sent, or one the first hop made
 up) and, while tracing is on, the trace id, the span id (its own span's when it records
 one, else its parent's: an unsampled hop starts no span and passes its parent's decision
-on), whether the trace is sampled, and the OpenTelemetry span when there is one. The ids
+on), whether the trace is sampled, and the span being recorded (spans.py) when there is
+one. The ids
 are kept as the hex strings they are written as, in `traceparent` and in log lines, so an
 unsampled hop converts nothing: it passes on what it read.
 
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
+
+from hub.observability.spans import SpanRecord
 
 
 class Hop:
@@ -36,7 +38,7 @@ class Hop:
         trace_id: str = "",
         span_id: str = "",
         *,
-        span: Span | None = None,
+        span: SpanRecord | None = None,
     ) -> None:
         """`trace_id` (32 hex digits) and `span_id` (16): "" outside a trace; `span`: the
         hop's recording span, which makes the trace sampled."""
@@ -58,7 +60,7 @@ class Hop:
         """Ends the hop's span, if it records one, with `attributes` set first."""
         if self.span is not None:
             if attributes:
-                self.span.set_attributes(attributes)
+                self.span.attributes.update(attributes)
             self.span.end()
 
 

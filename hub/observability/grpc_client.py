@@ -25,12 +25,12 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from opentelemetry.trace import Span
 
 from hub.observability.context import CURRENT
 from hub.observability.grpc import CODE_NAMES, Method
 from hub.observability.logging import REQUEST_ID_KEY
 from hub.observability.metrics import GrpcMetrics
+from hub.observability.spans import SpanRecord
 from hub.observability.tracing import TRACEPARENT, Tracing
 
 _OK = grpc.StatusCode.OK
@@ -52,7 +52,7 @@ class ClientObservability:
         """The metrics and span data of `method` (call once per multicallable)."""
         return Method(self._metrics.method(kind, method), method)
 
-    def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, Span | None]:
+    def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, SpanRecord | None]:
         """`metadata` with the trace context and request id of the hop making the call, and
         the client span (None when none was started: see tracing.py)."""
         hop = CURRENT.get()
@@ -83,10 +83,10 @@ class ClientObservability:
         return tuple(pairs), span
 
 
-def _finish(method: Method, span: Span | None, code: grpc.StatusCode, start: float) -> None:
+def _finish(method: Method, span: SpanRecord | None, code: grpc.StatusCode, start: float) -> None:
     method.metrics.finish(CODE_NAMES[code], time.perf_counter() - start)
     if span is not None:
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        span.attributes["rpc.grpc.status_code"] = code.value[0]
         span.end()
 
 
@@ -101,7 +101,7 @@ class _Observing:
         self._owner = owner
         self._method = owner.method(self._kind, path)
 
-    def _start(self, request: Any, **options: Any) -> tuple[Any, Span | None]:
+    def _start(self, request: Any, **options: Any) -> tuple[Any, SpanRecord | None]:
         method = self._method
         method.metrics.started.value += 1
         method.metrics.sent.value += 1
@@ -178,7 +178,7 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
     """A unary call whose completion is recorded (once) when it is awaited."""
 
     def __init__(
-        self, call: aio.UnaryUnaryCall[Any, Any], method: Method, span: Span | None
+        self, call: aio.UnaryUnaryCall[Any, Any], method: Method, span: SpanRecord | None
     ) -> None:
         self._call = call
         self._method = method
@@ -235,7 +235,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
     """A server-streaming call: each message counted as it is iterated, the end recorded."""
 
     def __init__(
-        self, call: aio.UnaryStreamCall[Any, Any], method: Method, span: Span | None
+        self, call: aio.UnaryStreamCall[Any, Any], method: Method, span: SpanRecord | None
     ) -> None:
         self._call = call
         self._method = method
