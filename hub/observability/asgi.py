@@ -27,6 +27,7 @@ WebSocket message payloads) are added to `NetworkCounter` (system.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from random import getrandbits
 from typing import Any
 
@@ -69,14 +70,15 @@ class ObservabilityMiddleware:
         self._tracing = tracing
         self._log = access_log
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The coroutine that serves `scope` (returned, not awaited here: one coroutine per
+        request, not two)."""
         kind = scope["type"]
         if kind == "http":
-            await self._serve_http(scope, receive, send)
-        elif kind == "websocket":
-            await self._serve_websocket(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
+            return self._serve_http(scope, receive, send)
+        if kind == "websocket":
+            return self._serve_websocket(scope, receive, send)
+        return self._app(scope, receive, send)
 
     def _begin(self, scope: Scope, method: str) -> Hop:
         """The request's hop (request id, trace, span), from one pass over the headers."""

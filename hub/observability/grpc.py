@@ -6,7 +6,11 @@ It records the grpc-ecosystem server metrics (metrics.py), runs the hop's trace 
 
 `ServerObservability` wraps each method's handler once and keeps the wrapper by method
 name (a server's handlers do not change once it runs), so a call costs a dict lookup and
-the wrapper's own work. The wrapper never touches the messages: the front end forwards
+the wrapper's own work. The call's hop (context.py: request id, trace) is made from the
+metadata grpc already read for the interceptor (`HandlerCallDetails.invocation_metadata`)
+and set in the call's context there, in the task that then runs the handler; reading it
+again with `context.invocation_metadata()` would convert every pair to Python objects a
+second time. The wrapper never touches the messages: the front end forwards
 serialized bytes and its handlers stay that way. Streams count each message sent or
 received (a server-streaming `WatchEvents` counts every event it sends). A call's code is
 the one its context was given (by `abort` or `set_code`), UNKNOWN for an exception the
@@ -19,7 +23,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import grpc
 from grpc import aio
@@ -91,7 +95,7 @@ class ServerObservability(aio.ServerInterceptor):
         self._metrics = metrics
         self._server = server
         self._tracing = tracing
-        self._wrapped: dict[str, _Handler] = {}
+        self._wrapped: dict[str, tuple[_Handler, Method]] = {}
         self._log = access_log
 
     async def intercept_service(
@@ -99,20 +103,25 @@ class ServerObservability(aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> _Handler | None:
+        """The method's wrapped handler (None for an unknown method), with the call's hop
+        made current for it. grpc.aio runs each RPC, this and then its handler, in a task of
+        its own, so the hop is the call's alone and ends with it."""
         method: str = handler_call_details.method
         wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = wrapped
-        return wrapped
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        CURRENT.set(self._hop(wrapped[1], handler_call_details.invocation_metadata))
+        return wrapped[0]
 
-    def _wrap(self, method: str, handler: _Handler) -> _Handler:
+    def _wrap(self, method: str, handler: _Handler) -> tuple[_Handler, Method]:
         kind = _grpc_type(handler.request_streaming, handler.response_streaming)
         called = Method(self._metrics.method(kind, method, self._server), method)
+        return self._wrap_behaviour(kind, called, handler), called
+
+    def _wrap_behaviour(self, kind: str, called: Method, handler: _Handler) -> _Handler:
         behaviour: Any
         inner: Any
         if kind == "unary":
@@ -143,7 +152,7 @@ class ServerObservability(aio.ServerInterceptor):
                 request = _counting(request, metrics)
             else:
                 metrics.received.value += 1
-            hop = self._begin(called, context)
+            hop = cast(Hop, CURRENT.get())  # intercept_service set it
             code = _OK
             try:
                 response = await inner(request, context)
@@ -176,7 +185,7 @@ class ServerObservability(aio.ServerInterceptor):
                 request = _counting(request, metrics)
             else:
                 metrics.received.value += 1
-            hop = self._begin(called, context)
+            hop = cast(Hop, CURRENT.get())  # intercept_service set it
             code = _OK
             try:
                 async for message in inner(request, context):
@@ -192,13 +201,11 @@ class ServerObservability(aio.ServerInterceptor):
 
         return handle
 
-    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Hop:
-        """The call's hop, made current: its request id and trace, from its metadata. Not
-        reset at the end: grpc.aio runs each RPC in a task of its own, whose context ends
-        with it."""
+    def _hop(self, called: Method, metadata: _Metadata | None) -> Hop:
+        """The call's hop: its request id and trace, from its metadata."""
         traceparent = tracestate = None
         request_id = ""
-        for key, value in context.invocation_metadata() or ():
+        for key, value in metadata or ():
             if key == TRACEPARENT:
                 traceparent = str(value)
             elif key == TRACESTATE:
@@ -211,12 +218,11 @@ class ServerObservability(aio.ServerInterceptor):
             hop = self._tracing.server_hop(
                 called.name, traceparent, tracestate, called.attributes, request_id
             )
-        CURRENT.set(hop)
         return hop
 
     def _end(self, called: Method, hop: Hop, code: grpc.StatusCode, start: float) -> None:
         seconds = time.perf_counter() - start
-        name = CODE_NAMES[code]
+        name = "OK" if code is _OK else CODE_NAMES[code]  # no Enum.__hash__ call when OK
         called.metrics.finish(name, seconds)
         self._log.rpc(hop, self._server, called.name, name, seconds)
         if hop.span is not None:

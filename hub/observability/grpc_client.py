@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
 import grpc
@@ -84,7 +84,10 @@ class ClientObservability:
 
 
 def _finish(method: Method, span: SpanRecord | None, code: grpc.StatusCode, start: float) -> None:
-    method.metrics.finish(CODE_NAMES[code], time.perf_counter() - start)
+    method.metrics.finish(
+        "OK" if code is _OK else CODE_NAMES[code],  # no Enum.__hash__ call when OK
+        time.perf_counter() - start,
+    )
     if span is not None:
         span.attributes["rpc.grpc.status_code"] = code.value[0]
         span.end()
@@ -101,12 +104,28 @@ class _Observing:
         self._owner = owner
         self._method = owner.method(self._kind, path)
 
-    def _start(self, request: Any, **options: Any) -> tuple[Any, SpanRecord | None]:
+    def _start(
+        self,
+        request: Any,
+        timeout: float | None,
+        metadata: _Metadata,
+        credentials: grpc.CallCredentials | None,
+        wait_for_ready: bool | None,
+        compression: grpc.Compression | None,
+    ) -> tuple[Any, SpanRecord | None]:
         method = self._method
         method.metrics.started.value += 1
         method.metrics.sent.value += 1
-        options["metadata"], span = self._owner.outgoing(options.get("metadata"), method)
-        return self._inner(request, **options), span
+        metadata, span = self._owner.outgoing(metadata, method)
+        call = self._inner(
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
+        )
+        return call, span
 
 
 class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
@@ -123,18 +142,14 @@ class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryUnaryCall[Any, Any]:
         call, span = self._start(
-            request,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
         return _ObservedCall(call, self._method, span)
 
 
 class _Delegating:
-    """The `Call` methods of a wrapped call, passed through."""
+    """The `Call` methods of a wrapped call, passed through (the coroutine ones return the
+    wrapped call's coroutine as it is: no frame of their own)."""
 
     _call: Any
 
@@ -154,24 +169,25 @@ class _Delegating:
     def add_done_callback(self, callback: Any) -> None:
         self._call.add_done_callback(callback)
 
-    async def initial_metadata(self) -> aio.Metadata:
-        metadata: aio.Metadata = await self._call.initial_metadata()
-        return metadata
+    def initial_metadata(self) -> Coroutine[Any, Any, aio.Metadata]:
+        coroutine: Coroutine[Any, Any, aio.Metadata] = self._call.initial_metadata()
+        return coroutine
 
-    async def trailing_metadata(self) -> aio.Metadata:
-        metadata: aio.Metadata = await self._call.trailing_metadata()
-        return metadata
+    def trailing_metadata(self) -> Coroutine[Any, Any, aio.Metadata]:
+        coroutine: Coroutine[Any, Any, aio.Metadata] = self._call.trailing_metadata()
+        return coroutine
 
-    async def code(self) -> grpc.StatusCode:
-        code: grpc.StatusCode = await self._call.code()
-        return code
+    def code(self) -> Coroutine[Any, Any, grpc.StatusCode]:
+        coroutine: Coroutine[Any, Any, grpc.StatusCode] = self._call.code()
+        return coroutine
 
-    async def details(self) -> str:
-        details: str = await self._call.details()
-        return details
+    def details(self) -> Coroutine[Any, Any, str]:
+        coroutine: Coroutine[Any, Any, str] = self._call.details()
+        return coroutine
 
-    async def wait_for_connection(self) -> None:
-        await self._call.wait_for_connection()
+    def wait_for_connection(self) -> Coroutine[Any, Any, None]:
+        coroutine: Coroutine[Any, Any, None] = self._call.wait_for_connection()
+        return coroutine
 
 
 class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
@@ -221,12 +237,7 @@ class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryStreamCall[Any, Any]:
         call, span = self._start(
-            request,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
         return _ObservedStream(call, self._method, span)
 

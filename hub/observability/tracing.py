@@ -22,8 +22,8 @@ strings:
   nothing. It always replaces any `traceparent` the caller put in the metadata, so the
   backend sees the hub's own span as its parent.
 The common `traceparent` (version 00, no `tracestate`: what the hub's own client sends) is
-checked and split with string operations; anything else goes through OpenTelemetry's W3C
-propagator.
+checked with one regular expression and split by position; anything else goes through
+OpenTelemetry's W3C propagator.
 
 Events: each event carries the `traceparent` of the write that caused it
 (`current_traceparent`); `delivered` makes one span per published event (not per
@@ -33,6 +33,7 @@ was sampled.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from opentelemetry import trace
@@ -58,8 +59,7 @@ from hub.observability.spans import SpanRecord, SpanSink, new_id
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
-_TRACEPARENT_LENGTH = 55  # "00-" + 32 + "-" + 16 + "-" + 2
-_HEX = "0123456789abcdef"
+_VERSION_00 = re.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _NO_TRACE = "0" * 32
 _NO_SPAN = "0" * 16
 _SAMPLED = int(TraceFlags.SAMPLED)
@@ -86,20 +86,12 @@ def current_traceparent() -> str:
 def _split(traceparent: str) -> tuple[str, str, bool] | None:
     """(trace id, parent span id, sampled) of a version-00 `traceparent`, None if it is
     not one (W3C: lower-case hex, neither id all zeros)."""
-    if len(traceparent) != _TRACEPARENT_LENGTH or not traceparent.startswith("00-"):
+    if _VERSION_00.fullmatch(traceparent) is None:
         return None
-    trace_id, span_id, flags = traceparent[3:35], traceparent[36:52], traceparent[53:]
-    if (
-        traceparent[35] != "-"
-        or traceparent[52] != "-"
-        or trace_id.strip(_HEX)
-        or span_id.strip(_HEX)
-        or flags.strip(_HEX)
-        or trace_id == _NO_TRACE
-        or span_id == _NO_SPAN
-    ):
+    trace_id, span_id = traceparent[3:35], traceparent[36:52]
+    if trace_id == _NO_TRACE or span_id == _NO_SPAN:
         return None
-    return trace_id, span_id, bool(int(flags, 16) & _SAMPLED)
+    return trace_id, span_id, bool(int(traceparent[53:], 16) & _SAMPLED)
 
 
 class Tracing:
