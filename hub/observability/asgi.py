@@ -44,12 +44,13 @@ ENDPOINT_KEY = "hub.endpoint"
 _MAX_REQUEST_ID = 128
 
 
-def _request_id(header: bytes | None) -> str:
-    if header is not None and 0 < len(header) <= _MAX_REQUEST_ID:
+def _plain(header: bytes) -> str | None:
+    """The `x-request-id` header as the request id, None if it is not a plain one."""
+    if 0 < len(header) <= _MAX_REQUEST_ID:
         text = header.decode("latin-1")
         if text.isascii() and text.isprintable():
             return text
-    return f"{getrandbits(64):016x}"  # an id, not a secret: no system call per request
+    return None
 
 
 class ObservabilityMiddleware:
@@ -82,16 +83,23 @@ class ObservabilityMiddleware:
 
     def _begin(self, scope: Scope, method: str) -> Hop:
         """The request's hop (request id, trace, span), from one pass over the headers."""
-        traceparent = tracestate = request_id = None
+        traceparent = tracestate = header = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
                 traceparent = value.decode("latin-1")
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
             elif name == b"x-request-id":
-                request_id = value
+                header = value
+        request_id = None if header is None else _plain(header)
+        if request_id is None:
+            if self._tracing is not None and traceparent is None:
+                request_id = ""  # the hop starts a new trace: its trace id is the request id
+            else:
+                # An id, not a secret: no system call per request.
+                request_id = f"{getrandbits(64):016x}"
         if self._tracing is None:
-            return Hop(_request_id(request_id))
+            return Hop(request_id)
         return self._tracing.server_hop(
             method,
             traceparent,
@@ -101,7 +109,7 @@ class ObservabilityMiddleware:
                 "url.path": scope["path"],
                 "url.scheme": scope["scheme"],
             },
-            _request_id(request_id),
+            request_id,
         )
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,13 +124,14 @@ class ObservabilityMiddleware:
             network.received += len(message.get("body", b""))
             return message
 
-        async def sending(message: Message) -> None:
+        def sending(message: Message) -> Awaitable[None]:
+            # Returns `send`'s awaitable for the app to await: no coroutine of its own.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
             else:
                 network.sent += len(message.get("body", b""))
-            await send(message)
+            return send(message)
 
         try:
             await self._app(scope, receiving, sending)
@@ -130,8 +139,7 @@ class ObservabilityMiddleware:
             seconds = time.perf_counter() - start
             method = scope["method"]
             endpoint = scope.get(ENDPOINT_KEY, UNMATCHED)
-            self._http.count(method, endpoint, status)
-            self._http.observe(method, endpoint, seconds)
+            self._http.record(method, endpoint, status, seconds)
             self._log.http(hop, method, scope["path"], endpoint, status, seconds)
             if hop.span is not None:
                 hop.span.name = f"{method} {endpoint}"

@@ -5,13 +5,21 @@ begins, it sets `CURRENT` to its `Hop`; the access line, stdlib log records, the
 makes to the backends (grpc_client.py) and the events a backend writes all read it there,
 and the hop resets it when it ends.
 
-`Hop` holds the request id (the `x-request-id` the hop was sent, or one the first hop made
-up) and, while tracing is on, the trace id, the span id (its own span's when it records
-one, else its parent's: an unsampled hop starts no span and passes its parent's decision
-on), whether the trace is sampled, and the span being recorded (spans.py) when there is
-one. The ids
-are kept as the hex strings they are written as, in `traceparent` and in log lines, so an
-unsampled hop converts nothing: it passes on what it read.
+`Hop` holds the request id and, while tracing is on, the trace id, the span id (its own
+span's when it records one, else its parent's: an unsampled hop starts no span and passes
+its parent's decision on), whether the trace is sampled, and the span being recorded
+(spans.py) when there is one.
+
+The request id is the `x-request-id` the hop was sent; without one, its trace id. So a
+request that starts a new trace at the hub is identified by that trace id in every line of
+every hop, and the hub's client sends `x-request-id` on to a backend only when the request
+id differs from the trace id (one gRPC metadata pair less per call: about 20,000 CPU
+instructions). The HTTP middleware makes a random request id up when there is no trace
+id to use: tracing is off, or the request joins a trace the client started (whose id other
+requests share).
+
+The ids are kept as the hex strings they are written as, in `traceparent` and in log
+lines, so an unsampled hop converts nothing: it passes on what it read.
 
 OpenTelemetry's own context is not used for this: attaching and detaching it, and the span
 objects an unsampled trace would need there, cost more per request than everything else

@@ -31,7 +31,7 @@ from grpc import aio
 from hub.observability.context import CURRENT, Hop
 from hub.observability.logging import REQUEST_ID_KEY, AccessLog
 from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
-from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
+from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing, trace_id_of
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 _Metadata: TypeAlias = Sequence[tuple[str, str | bytes]]
@@ -213,6 +213,8 @@ class ServerObservability(aio.ServerInterceptor):
             elif key == REQUEST_ID_KEY:
                 request_id = str(value)
         if self._tracing is None or not called.traced:
+            if not request_id and traceparent is not None:
+                request_id = trace_id_of(traceparent)  # as server_hop does (context.py)
             hop = Hop(request_id)
         else:
             hop = self._tracing.server_hop(

@@ -67,15 +67,17 @@ class ClientObservability:
                 )
             else:
                 traceparent = hop.traceparent
-        request_id = hop.request_id
+        # Sent no `x-request-id`, the backend takes the trace id as request id (context.py).
+        request_id = "" if traceparent and hop.request_id == hop.trace_id else hop.request_id
         if not traceparent and not request_id:
             return metadata, span
-        pairs = [
-            (key, value)
-            for key, value in (metadata or ())
-            if not (traceparent and key == TRACEPARENT)
-            and not (request_id and key == REQUEST_ID_KEY)
-        ]
+        pairs = []
+        for pair in metadata or ():
+            key = pair[0]
+            if not (traceparent and key == TRACEPARENT) and not (
+                request_id and key == REQUEST_ID_KEY
+            ):
+                pairs.append(pair)
         if traceparent:
             pairs.append((TRACEPARENT, traceparent))
         if request_id:
@@ -211,16 +213,17 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
         except asyncio.CancelledError:
             self._record(grpc.StatusCode.CANCELLED)
             raise
-        self._record(_OK)
+        if not self._recorded:
+            self._recorded = True
+            self._method.metrics.received.value += 1
+            _finish(self._method, self._span, _OK, self._start)
         return response
 
     def _record(self, code: grpc.StatusCode) -> None:
-        if self._recorded:
-            return
-        self._recorded = True
-        if code is _OK:
-            self._method.metrics.received.value += 1
-        _finish(self._method, self._span, code, self._start)
+        """Records the call's end with `code` (not OK), once."""
+        if not self._recorded:
+            self._recorded = True
+            _finish(self._method, self._span, code, self._start)
 
 
 class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):

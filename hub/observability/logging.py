@@ -54,22 +54,6 @@ def access_logger() -> logging.Logger:
     return logging.getLogger(ACCESS_LOGGER)
 
 
-class _Clock:
-    """ISO-8601 UTC timestamps with microseconds, as structlog's `TimeStamper` writes them;
-    the date and time of day are formatted once per second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def now(self) -> str:
-        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-        return f"{self._prefix}{micros:06d}Z"
-
-
 class AccessLog:
     """Where access lines go: JSON straight to `handler`'s stream, or (no handler) records
     of the logger `hub.access`."""
@@ -82,7 +66,9 @@ class AccessLog:
         self._logger = access_logger()
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._clock = _Clock()
+        self._second = -1
+        self._date_time = ""
+        """The date and time of day of `_second`, formatted once per second."""
 
     def http(
         self, hop: Hop, method: str, path: str, endpoint: str, status: int, seconds: float
@@ -139,9 +125,14 @@ class AccessLog:
             ids = f', "trace_id": "{hop.trace_id}", "span_id": "{hop.span_id}"'
         if hop.request_id:
             ids += f', "request_id": {_string(hop.request_id)}'
+        # ISO 8601 in UTC with microseconds, as structlog's TimeStamper writes it.
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._date_time = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         self._pending.append(
             f'{head}, "level": "info", "logger": "{ACCESS_LOGGER}", '
-            f'"timestamp": "{self._clock.now()}"{ids}}}'
+            f'"timestamp": "{self._date_time}.{micros:06d}Z"{ids}}}'
         )
         if len(self._pending) >= FLUSH_LINES:
             self.flush()

@@ -61,7 +61,7 @@ class HttpMetrics:
             registry,
         )
         self._counted: dict[tuple[str, str, int], Count] = {}
-        self._timed: dict[tuple[str, str], Timing] = {}
+        self._recorded: dict[tuple[str, str, int], tuple[Count, Timing]] = {}
         self._endpoints: set[str] = set()
 
     def endpoint(self, endpoint: str) -> str:
@@ -74,23 +74,27 @@ class HttpMetrics:
         return OTHER
 
     def count(self, method: str, endpoint: str, status: int) -> None:
-        """One answered request (or ended WebSocket)."""
+        """One ended WebSocket (counted, not timed)."""
+        self._count_series(method, endpoint, status).value += 1
+
+    def record(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        """One answered HTTP request and its duration (both series found by one lookup)."""
+        key = (method, endpoint, status)
+        series = self._recorded.get(key)
+        if series is None:
+            timing = self._duration.series(_method(method), self.endpoint(endpoint))
+            series = self._recorded[key] = (self._count_series(method, endpoint, status), timing)
+        series[0].value += 1
+        series[1].observe(seconds)
+
+    def _count_series(self, method: str, endpoint: str, status: int) -> Count:
         key = (method, endpoint, status)
         series = self._counted.get(key)
         if series is None:
             label = self.endpoint(endpoint)
             series = self._requests.series(_method(method), label, str(status))
             self._counted[key] = series
-        series.value += 1
-
-    def observe(self, method: str, endpoint: str, seconds: float) -> None:
-        """The duration of one answered HTTP request."""
-        key = (method, endpoint)
-        series = self._timed.get(key)
-        if series is None:
-            series = self._duration.series(_method(method), self.endpoint(endpoint))
-            self._timed[key] = series
-        series.observe(seconds)
+        return series
 
 
 def _method(method: str) -> str:

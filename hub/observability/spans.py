@@ -64,9 +64,11 @@ class SpanRecord:
         parent: SpanContext | None,
         attributes: dict[str, AttributeValue],
         links: Sequence[Link] = (),
+        root: tuple[int, int] | None = None,
     ) -> None:
         """A child of `parent` (in its trace, with its trace state), or a root in a new
-        trace when `parent` is None; it starts now."""
+        trace when `parent` is None: `root` (trace id, span id) if the caller drew them,
+        else new ones. It starts now."""
         self._sink = sink
         self.name = name
         self.kind = kind
@@ -74,7 +76,8 @@ class SpanRecord:
         self.attributes = attributes
         self.links = links
         if parent is None:
-            self.context = SpanContext(new_id(128), new_id(64), False, _SAMPLED)
+            trace_id, span_id = (new_id(128), new_id(64)) if root is None else root
+            self.context = SpanContext(trace_id, span_id, False, _SAMPLED)
         else:
             self.context = SpanContext(
                 parent.trace_id, new_id(64), False, _SAMPLED, parent.trace_state

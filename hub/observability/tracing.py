@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from random import getrandbits
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -55,7 +56,7 @@ from opentelemetry.util.types import AttributeValue
 from hub.config import Tracing as TracingSettings
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.observability.context import CURRENT, Hop
-from hub.observability.spans import SpanRecord, SpanSink, new_id
+from hub.observability.spans import SpanRecord, SpanSink
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
@@ -81,6 +82,12 @@ def current_traceparent() -> str:
     """`traceparent` of the hop being served, "" outside a trace (or with tracing off)."""
     hop = CURRENT.get()
     return "" if hop is None else hop.traceparent
+
+
+def trace_id_of(traceparent: str) -> str:
+    """The trace id a version-00 `traceparent` names, "" if it is not one."""
+    split = _split(traceparent)
+    return "" if split is None else split[0]
 
 
 def _split(traceparent: str) -> tuple[str, str, bool] | None:
@@ -124,22 +131,32 @@ class Tracing:
         request_id: str = "",
     ) -> Hop:
         """The hop's trace state under the remote context the headers carry, with a server
-        span if the trace is sampled (see the module docstring)."""
+        span if the trace is sampled (see the module docstring). Without a `request_id`,
+        the hop's is its trace id (context.py)."""
         parent: SpanContext | None = None
         if traceparent is not None:
             split = None if tracestate is not None else _split(traceparent)
             if split is not None and not split[2]:
-                return Hop(request_id, split[0], split[1])
+                return Hop(request_id or split[0], split[0], split[1])
             parent = _remote(traceparent, tracestate, split)
             if parent is not None and not parent.trace_flags.sampled:
-                return Hop(request_id, f"{parent.trace_id:032x}", f"{parent.span_id:016x}")
+                trace_id = f"{parent.trace_id:032x}"
+                return Hop(request_id or trace_id, trace_id, f"{parent.span_id:016x}")
+        root = None
         if parent is None:
-            trace_id = new_id(128)
-            if trace_id & _LOW_64_BITS >= self._root_bound:
-                return Hop(request_id, f"{trace_id:032x}", f"{new_id(64):016x}")
-        span = SpanRecord(self._sink, name, SpanKind.SERVER, parent, dict(attributes))
+            # A root: one draw for its trace id (the high 128 bits) and its span id.
+            ids = getrandbits(192)
+            while not ids >> 64 or not ids & _LOW_64_BITS:  # W3C: no all-zero id
+                ids = getrandbits(192)
+            if (ids >> 64) & _LOW_64_BITS >= self._root_bound:
+                # Not sampled: the trace id and the id of a span that records nothing.
+                text = f"{ids:048x}"
+                return Hop(request_id or text[:32], text[:32], text[32:])
+            root = (ids >> 64, ids & _LOW_64_BITS)
+        span = SpanRecord(self._sink, name, SpanKind.SERVER, parent, dict(attributes), root=root)
         own = span.context
-        return Hop(request_id, f"{own.trace_id:032x}", f"{own.span_id:016x}", span=span)
+        trace_id = f"{own.trace_id:032x}"
+        return Hop(request_id or trace_id, trace_id, f"{own.span_id:016x}", span=span)
 
     def client_span(
         self, parent: SpanRecord, name: str, attributes: _Attributes
