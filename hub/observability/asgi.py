@@ -3,12 +3,13 @@
 It wraps the whole HTTP dispatch (REST, documentation, `/metrics`, `/ws`, GraphQL), so no
 front end has its own copy. Per HTTP request:
 - the request id: the `x-request-id` header if it is a plain one (1 to 128 printable ASCII
-  characters), else a generated one; kept in `REQUEST_ID` for the log lines and sent on to
-  the backends by the client interceptor;
-- a server span under the W3C `traceparent`/`tracestate` the request carries (tracing.py's
-  rules), named `{method} {endpoint}` once the front end has routed it, with the current
-  semantic-convention attributes (`http.request.method`, `url.path`, `url.scheme`,
-  `http.route`, `http.response.status_code`);
+  characters), else a generated one; kept in the request's `Hop` (context.py) for the log
+  lines, and sent on to the backends by the client wrapper;
+- its place in the trace the W3C `traceparent`/`tracestate` headers name (tracing.py's
+  rules), and when the trace is sampled a server span, named `{method} {endpoint}` once the
+  front end has routed it, with the current semantic-convention attributes
+  (`http.request.method`, `url.path`, `url.scheme`, `http.route`,
+  `http.response.status_code`);
 - `http_requests_total` and `http_request_duration_seconds` by method, endpoint and status;
 - one access line (logger `hub.access`).
 
@@ -26,27 +27,30 @@ WebSocket message payloads) are added to `NetworkCounter` (system.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from random import getrandbits
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.observability.logging import REQUEST_ID, AccessLog
+from hub.observability.context import CURRENT, Hop
+from hub.observability.logging import AccessLog
 from hub.observability.metrics import UNMATCHED, HubMetrics
 from hub.observability.system import NetworkCounter
-from hub.observability.tracing import ServerHop, Tracing
+from hub.observability.tracing import Tracing
 
 ENDPOINT_KEY = "hub.endpoint"
 """The scope key where a front end names the endpoint (route) that answered."""
 _MAX_REQUEST_ID = 128
 
 
-def _request_id(header: bytes | None) -> str:
-    if header is not None and 0 < len(header) <= _MAX_REQUEST_ID:
+def _plain(header: bytes) -> str | None:
+    """The `x-request-id` header as the request id, None if it is not a plain one."""
+    if 0 < len(header) <= _MAX_REQUEST_ID:
         text = header.decode("latin-1")
         if text.isascii() and text.isprintable():
             return text
-    return f"{getrandbits(64):016x}"  # an id, not a secret: no system call per request
+    return None
 
 
 class ObservabilityMiddleware:
@@ -67,28 +71,35 @@ class ObservabilityMiddleware:
         self._tracing = tracing
         self._log = access_log
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The coroutine that serves `scope` (returned, not awaited here: one coroutine per
+        request, not two)."""
         kind = scope["type"]
         if kind == "http":
-            await self._serve_http(scope, receive, send)
-        elif kind == "websocket":
-            await self._serve_websocket(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
+            return self._serve_http(scope, receive, send)
+        if kind == "websocket":
+            return self._serve_websocket(scope, receive, send)
+        return self._app(scope, receive, send)
 
-    def _begin(self, scope: Scope, method: str) -> ServerHop | None:
-        """Sets the request id and starts the server hop, from one pass over the headers."""
-        traceparent = tracestate = request_id = None
+    def _begin(self, scope: Scope, method: str) -> Hop:
+        """The request's hop (request id, trace, span), from one pass over the headers."""
+        traceparent = tracestate = header = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
                 traceparent = value.decode("latin-1")
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
             elif name == b"x-request-id":
-                request_id = value
-        REQUEST_ID.set(_request_id(request_id))
+                header = value
+        request_id = None if header is None else _plain(header)
+        if request_id is None:
+            if self._tracing is not None and traceparent is None:
+                request_id = ""  # the hop starts a new trace: its trace id is the request id
+            else:
+                # An id, not a secret: no system call per request.
+                request_id = f"{getrandbits(64):016x}"
         if self._tracing is None:
-            return None
+            return Hop(request_id)
         return self._tracing.server_hop(
             method,
             traceparent,
@@ -98,11 +109,13 @@ class ObservabilityMiddleware:
                 "url.path": scope["path"],
                 "url.scheme": scope["scheme"],
             },
+            request_id,
         )
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         hop = self._begin(scope, scope["method"])
+        token = CURRENT.set(hop)
         network = self._network
         status = 500  # if the app fails before it answers, uvicorn answers 500
 
@@ -111,13 +124,14 @@ class ObservabilityMiddleware:
             network.received += len(message.get("body", b""))
             return message
 
-        async def sending(message: Message) -> None:
+        def sending(message: Message) -> Awaitable[None]:
+            # Returns `send`'s awaitable for the app to await: no coroutine of its own.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
             else:
                 network.sent += len(message.get("body", b""))
-            await send(message)
+            return send(message)
 
         try:
             await self._app(scope, receiving, sending)
@@ -125,19 +139,17 @@ class ObservabilityMiddleware:
             seconds = time.perf_counter() - start
             method = scope["method"]
             endpoint = scope.get(ENDPOINT_KEY, UNMATCHED)
-            self._http.count(method, endpoint, status)
-            self._http.observe(method, endpoint, seconds)
-            self._access(method, scope, endpoint, status, seconds)
-            if hop is not None:
-                if hop.span is None:
-                    hop.finish()
-                else:
-                    hop.span.update_name(f"{method} {endpoint}")
-                    hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            self._http.record(method, endpoint, status, seconds)
+            self._log.http(hop, method, scope["path"], endpoint, status, seconds)
+            if hop.span is not None:
+                hop.span.name = f"{method} {endpoint}"
+                hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            CURRENT.reset(token)
 
     async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         hop = self._begin(scope, "GET")
+        token = CURRENT.set(hop)
         network = self._network
         status = 403  # closed before the handshake: uvicorn refuses it with 403
         opened: Any = None
@@ -168,24 +180,9 @@ class ObservabilityMiddleware:
                 opened.dec()
             endpoint = _endpoint(scope)
             self._http.count("GET", endpoint, status)
-            self._access("GET", scope, endpoint, status, time.perf_counter() - start)
-            if hop is not None:
-                hop.finish({"http.route": endpoint, "http.response.status_code": status})
-
-    def _access(
-        self, method: str, scope: Scope, endpoint: str, status: int, seconds: float
-    ) -> None:
-        if self._log.enabled:
-            self._log.write(
-                "http request",
-                {
-                    "method": method,
-                    "path": scope["path"],
-                    "endpoint": endpoint,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                },
-            )
+            self._log.http(hop, "GET", scope["path"], endpoint, status, time.perf_counter() - start)
+            hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            CURRENT.reset(token)
 
 
 def _endpoint(scope: Scope) -> str:

@@ -6,7 +6,11 @@ It records the grpc-ecosystem server metrics (metrics.py), runs the hop's trace 
 
 `ServerObservability` wraps each method's handler once and keeps the wrapper by method
 name (a server's handlers do not change once it runs), so a call costs a dict lookup and
-the wrapper's own work. The wrapper never touches the messages: the front end forwards
+the wrapper's own work. The call's hop (context.py: request id, trace) is made from the
+metadata grpc already read for the interceptor (`HandlerCallDetails.invocation_metadata`)
+and set in the call's context there, in the task that then runs the handler; reading it
+again with `context.invocation_metadata()` would convert every pair to Python objects a
+second time. The wrapper never touches the messages: the front end forwards
 serialized bytes and its handlers stay that way. Streams count each message sent or
 received (a server-streaming `WatchEvents` counts every event it sends). A call's code is
 the one its context was given (by `abort` or `set_code`), UNKNOWN for an exception the
@@ -19,14 +23,15 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import grpc
 from grpc import aio
 
-from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY, AccessLog
+from hub.observability.context import CURRENT, Hop
+from hub.observability.logging import REQUEST_ID_KEY, AccessLog
 from hub.observability.metrics import GrpcMetrics, GrpcServer, MethodMetrics
-from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing
+from hub.observability.tracing import TRACEPARENT, TRACESTATE, Tracing, trace_id_of
 
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 _Metadata: TypeAlias = Sequence[tuple[str, str | bytes]]
@@ -90,7 +95,7 @@ class ServerObservability(aio.ServerInterceptor):
         self._metrics = metrics
         self._server = server
         self._tracing = tracing
-        self._wrapped: dict[str, _Handler] = {}
+        self._wrapped: dict[str, tuple[_Handler, Method]] = {}
         self._log = access_log
 
     async def intercept_service(
@@ -98,20 +103,25 @@ class ServerObservability(aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> _Handler | None:
+        """The method's wrapped handler (None for an unknown method), with the call's hop
+        made current for it. grpc.aio runs each RPC, this and then its handler, in a task of
+        its own, so the hop is the call's alone and ends with it."""
         method: str = handler_call_details.method
         wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = wrapped
-        return wrapped
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        CURRENT.set(self._hop(wrapped[1], handler_call_details.invocation_metadata))
+        return wrapped[0]
 
-    def _wrap(self, method: str, handler: _Handler) -> _Handler:
+    def _wrap(self, method: str, handler: _Handler) -> tuple[_Handler, Method]:
         kind = _grpc_type(handler.request_streaming, handler.response_streaming)
         called = Method(self._metrics.method(kind, method, self._server), method)
+        return self._wrap_behaviour(kind, called, handler), called
+
+    def _wrap_behaviour(self, kind: str, called: Method, handler: _Handler) -> _Handler:
         behaviour: Any
         inner: Any
         if kind == "unary":
@@ -137,12 +147,12 @@ class ServerObservability(aio.ServerInterceptor):
 
         async def handle(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
-            metrics.started.inc()
+            metrics.started.value += 1
             if streamed_request:
                 request = _counting(request, metrics)
             else:
-                metrics.received.inc()
-            hop = self._begin(called, context)
+                metrics.received.value += 1
+            hop = cast(Hop, CURRENT.get())  # intercept_service set it
             code = _OK
             try:
                 response = await inner(request, context)
@@ -151,7 +161,7 @@ class ServerObservability(aio.ServerInterceptor):
                 raise
             else:
                 code = _status(context)
-                metrics.sent.inc()
+                metrics.sent.value += 1
             finally:
                 self._end(called, hop, code, start)
             return response
@@ -170,16 +180,16 @@ class ServerObservability(aio.ServerInterceptor):
             request: Any, context: aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             start = time.perf_counter()
-            metrics.started.inc()
+            metrics.started.value += 1
             if streamed_request:
                 request = _counting(request, metrics)
             else:
-                metrics.received.inc()
-            hop = self._begin(called, context)
+                metrics.received.value += 1
+            hop = cast(Hop, CURRENT.get())  # intercept_service set it
             code = _OK
             try:
                 async for message in inner(request, context):
-                    metrics.sent.inc()
+                    metrics.sent.value += 1
                     yield message
             except BaseException as error:
                 code = _failure(context, error)
@@ -191,35 +201,33 @@ class ServerObservability(aio.ServerInterceptor):
 
         return handle
 
-    def _begin(self, called: Method, context: aio.ServicerContext[Any, Any]) -> Any:
-        metadata = context.invocation_metadata() or ()
+    def _hop(self, called: Method, metadata: _Metadata | None) -> Hop:
+        """The call's hop: its request id and trace, from its metadata."""
         traceparent = tracestate = None
-        for key, value in metadata:
+        request_id = ""
+        for key, value in metadata or ():
             if key == TRACEPARENT:
                 traceparent = str(value)
             elif key == TRACESTATE:
                 tracestate = str(value)
             elif key == REQUEST_ID_KEY:
-                REQUEST_ID.set(str(value))
+                request_id = str(value)
         if self._tracing is None or not called.traced:
-            return None
-        return self._tracing.server_hop(called.name, traceparent, tracestate, called.attributes)
-
-    def _end(self, called: Method, hop: Any, code: grpc.StatusCode, start: float) -> None:
-        seconds = time.perf_counter() - start
-        name = CODE_NAMES[code]
-        called.metrics.finish(name, seconds)
-        if self._log.enabled:
-            self._log.write(
-                "rpc",
-                {
-                    "grpc_server": self._server,
-                    "grpc_method": called.name,
-                    "grpc_code": name,
-                    "duration_ms": round(seconds * 1000, 3),
-                },
+            if not request_id and traceparent is not None:
+                request_id = trace_id_of(traceparent)  # as server_hop does (context.py)
+            hop = Hop(request_id)
+        else:
+            hop = self._tracing.server_hop(
+                called.name, traceparent, tracestate, called.attributes, request_id
             )
-        if hop is not None:
+        return hop
+
+    def _end(self, called: Method, hop: Hop, code: grpc.StatusCode, start: float) -> None:
+        seconds = time.perf_counter() - start
+        name = "OK" if code is _OK else CODE_NAMES[code]  # no Enum.__hash__ call when OK
+        called.metrics.finish(name, seconds)
+        self._log.rpc(hop, self._server, called.name, name, seconds)
+        if hop.span is not None:
             hop.finish({"rpc.grpc.status_code": code.value[0]})
 
 
@@ -239,5 +247,5 @@ def _failure(context: aio.ServicerContext[Any, Any], error: BaseException) -> gr
 
 async def _counting(requests: AsyncIterable[Any], metrics: MethodMetrics) -> AsyncIterator[Any]:
     async for request in requests:
-        metrics.received.inc()
+        metrics.received.value += 1
         yield request

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
 import grpc
 from grpc import aio
-from opentelemetry.trace import Span
 
+from hub.observability.context import CURRENT
 from hub.observability.grpc import CODE_NAMES, Method
-from hub.observability.logging import REQUEST_ID, REQUEST_ID_KEY
+from hub.observability.logging import REQUEST_ID_KEY
 from hub.observability.metrics import GrpcMetrics
+from hub.observability.spans import SpanRecord
 from hub.observability.tracing import TRACEPARENT, Tracing
 
 _OK = grpc.StatusCode.OK
@@ -51,22 +52,32 @@ class ClientObservability:
         """The metrics and span data of `method` (call once per multicallable)."""
         return Method(self._metrics.method(kind, method), method)
 
-    def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, Span | None]:
-        """`metadata` with the trace context and request id, and the client span (None
-        when none was started)."""
+    def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, SpanRecord | None]:
+        """`metadata` with the trace context and request id of the hop making the call, and
+        the client span (None when none was started: see tracing.py)."""
+        hop = CURRENT.get()
+        if hop is None:  # not within a request: a background call
+            return metadata, None
         span = None
         traceparent = ""
         if self._tracing is not None and method.traced:
-            span, traceparent = self._tracing.client_span(method.name, method.attributes)
-        request_id = REQUEST_ID.get()
+            if hop.span is not None:
+                span, traceparent = self._tracing.client_span(
+                    hop.span, method.name, method.attributes
+                )
+            else:
+                traceparent = hop.traceparent
+        # Sent no `x-request-id`, the backend takes the trace id as request id (context.py).
+        request_id = "" if traceparent and hop.request_id == hop.trace_id else hop.request_id
         if not traceparent and not request_id:
             return metadata, span
-        pairs = [
-            (key, value)
-            for key, value in (metadata or ())
-            if not (traceparent and key == TRACEPARENT)
-            and not (request_id and key == REQUEST_ID_KEY)
-        ]
+        pairs = []
+        for pair in metadata or ():
+            key = pair[0]
+            if not (traceparent and key == TRACEPARENT) and not (
+                request_id and key == REQUEST_ID_KEY
+            ):
+                pairs.append(pair)
         if traceparent:
             pairs.append((TRACEPARENT, traceparent))
         if request_id:
@@ -74,10 +85,13 @@ class ClientObservability:
         return tuple(pairs), span
 
 
-def _finish(method: Method, span: Span | None, code: grpc.StatusCode, start: float) -> None:
-    method.metrics.finish(CODE_NAMES[code], time.perf_counter() - start)
+def _finish(method: Method, span: SpanRecord | None, code: grpc.StatusCode, start: float) -> None:
+    method.metrics.finish(
+        "OK" if code is _OK else CODE_NAMES[code],  # no Enum.__hash__ call when OK
+        time.perf_counter() - start,
+    )
     if span is not None:
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        span.attributes["rpc.grpc.status_code"] = code.value[0]
         span.end()
 
 
@@ -92,12 +106,28 @@ class _Observing:
         self._owner = owner
         self._method = owner.method(self._kind, path)
 
-    def _start(self, request: Any, **options: Any) -> tuple[Any, Span | None]:
+    def _start(
+        self,
+        request: Any,
+        timeout: float | None,
+        metadata: _Metadata,
+        credentials: grpc.CallCredentials | None,
+        wait_for_ready: bool | None,
+        compression: grpc.Compression | None,
+    ) -> tuple[Any, SpanRecord | None]:
         method = self._method
-        method.metrics.started.inc()
-        method.metrics.sent.inc()
-        options["metadata"], span = self._owner.outgoing(options.get("metadata"), method)
-        return self._inner(request, **options), span
+        method.metrics.started.value += 1
+        method.metrics.sent.value += 1
+        metadata, span = self._owner.outgoing(metadata, method)
+        call = self._inner(
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            credentials=credentials,
+            wait_for_ready=wait_for_ready,
+            compression=compression,
+        )
+        return call, span
 
 
 class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
@@ -114,18 +144,14 @@ class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryUnaryCall[Any, Any]:
         call, span = self._start(
-            request,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
         return _ObservedCall(call, self._method, span)
 
 
 class _Delegating:
-    """The `Call` methods of a wrapped call, passed through."""
+    """The `Call` methods of a wrapped call, passed through (the coroutine ones return the
+    wrapped call's coroutine as it is: no frame of their own)."""
 
     _call: Any
 
@@ -145,31 +171,32 @@ class _Delegating:
     def add_done_callback(self, callback: Any) -> None:
         self._call.add_done_callback(callback)
 
-    async def initial_metadata(self) -> aio.Metadata:
-        metadata: aio.Metadata = await self._call.initial_metadata()
-        return metadata
+    def initial_metadata(self) -> Coroutine[Any, Any, aio.Metadata]:
+        coroutine: Coroutine[Any, Any, aio.Metadata] = self._call.initial_metadata()
+        return coroutine
 
-    async def trailing_metadata(self) -> aio.Metadata:
-        metadata: aio.Metadata = await self._call.trailing_metadata()
-        return metadata
+    def trailing_metadata(self) -> Coroutine[Any, Any, aio.Metadata]:
+        coroutine: Coroutine[Any, Any, aio.Metadata] = self._call.trailing_metadata()
+        return coroutine
 
-    async def code(self) -> grpc.StatusCode:
-        code: grpc.StatusCode = await self._call.code()
-        return code
+    def code(self) -> Coroutine[Any, Any, grpc.StatusCode]:
+        coroutine: Coroutine[Any, Any, grpc.StatusCode] = self._call.code()
+        return coroutine
 
-    async def details(self) -> str:
-        details: str = await self._call.details()
-        return details
+    def details(self) -> Coroutine[Any, Any, str]:
+        coroutine: Coroutine[Any, Any, str] = self._call.details()
+        return coroutine
 
-    async def wait_for_connection(self) -> None:
-        await self._call.wait_for_connection()
+    def wait_for_connection(self) -> Coroutine[Any, Any, None]:
+        coroutine: Coroutine[Any, Any, None] = self._call.wait_for_connection()
+        return coroutine
 
 
 class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
     """A unary call whose completion is recorded (once) when it is awaited."""
 
     def __init__(
-        self, call: aio.UnaryUnaryCall[Any, Any], method: Method, span: Span | None
+        self, call: aio.UnaryUnaryCall[Any, Any], method: Method, span: SpanRecord | None
     ) -> None:
         self._call = call
         self._method = method
@@ -186,16 +213,17 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
         except asyncio.CancelledError:
             self._record(grpc.StatusCode.CANCELLED)
             raise
-        self._record(_OK)
+        if not self._recorded:
+            self._recorded = True
+            self._method.metrics.received.value += 1
+            _finish(self._method, self._span, _OK, self._start)
         return response
 
     def _record(self, code: grpc.StatusCode) -> None:
-        if self._recorded:
-            return
-        self._recorded = True
-        if code is _OK:
-            self._method.metrics.received.inc()
-        _finish(self._method, self._span, code, self._start)
+        """Records the call's end with `code` (not OK), once."""
+        if not self._recorded:
+            self._recorded = True
+            _finish(self._method, self._span, code, self._start)
 
 
 class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
@@ -212,12 +240,7 @@ class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryStreamCall[Any, Any]:
         call, span = self._start(
-            request,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
+            request, timeout, metadata, credentials, wait_for_ready, compression
         )
         return _ObservedStream(call, self._method, span)
 
@@ -226,7 +249,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
     """A server-streaming call: each message counted as it is iterated, the end recorded."""
 
     def __init__(
-        self, call: aio.UnaryStreamCall[Any, Any], method: Method, span: Span | None
+        self, call: aio.UnaryStreamCall[Any, Any], method: Method, span: SpanRecord | None
     ) -> None:
         self._call = call
         self._method = method
@@ -240,7 +263,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
         code = _OK
         try:
             async for message in self._call:
-                self._method.metrics.received.inc()
+                self._method.metrics.received.value += 1
                 yield message
         except aio.AioRpcError as error:
             code = error.code()
@@ -254,7 +277,7 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
     async def read(self) -> Any:
         message = await self._call.read()
         if message is not aio.EOF:
-            self._method.metrics.received.inc()
+            self._method.metrics.received.value += 1
         return message
 
 

@@ -1,11 +1,12 @@
-"""The metric objects of one hub, in its own registry, and the `/metrics` page that shows them.
+"""The metric families of one hub, in its own registry, and the `/metrics` page that shows them.
 
-`HubMetrics` builds every metric the interceptors and the middleware record into a fresh
-`CollectorRegistry` (never prometheus_client's global one, so two hubs in one process do
-not collide); collectors that read at scrape time (system.py, events.py, business.py)
-register into the same registry. Recording is on the request path, so each family keeps
-its label children in a dict keyed by the label values: `labels()` (which validates and
-locks) runs once per distinct combination, not per request.
+`HubMetrics` builds every family the gRPC wrappers and the HTTP middleware record into a
+fresh `CollectorRegistry` (never prometheus_client's global one, so two hubs in one process
+do not collide); collectors that read at scrape time (system.py, events.py, business.py)
+register into the same registry. Recording is on the request path, so the request-path
+families are families.py's (plain arithmetic, exported at scrape time), and each keeps its
+series in a dict keyed by the label values, looked up once per distinct combination (a gRPC
+method's series once per method, when its handler is wrapped).
 
 Label values are bounded: HTTP methods outside the standard set become "other", and at most
 `MAX_ENDPOINTS` distinct endpoints are recorded; any further one becomes "other", so that
@@ -20,9 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.types import Receive, Scope, Send
+
+from hub.observability.families import Count, CounterFamily, HistogramFamily, Timing
 
 MAX_ENDPOINTS = 500
 """Distinct `endpoint` label values recorded; any further endpoint is recorded as "other"."""
@@ -39,25 +42,26 @@ _GRPC_LABELS = ("grpc_type", "grpc_service", "grpc_method")
 
 
 class HttpMetrics:
-    """`http_requests_total` and `http_request_duration_seconds`, with cached children."""
+    """`http_requests_total` and `http_request_duration_seconds`, with their series kept
+    by (method, endpoint, status) as the middleware sees them."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self._requests = Counter(
+        self._requests = CounterFamily(
             "http_requests_total",
             "HTTP requests answered (a WebSocket counts once, when it ends: status 101 if "
             "accepted), by method, endpoint (route template) and status code.",
             ("method", "endpoint", "status"),
-            registry=registry,
+            registry,
         )
-        self._duration = Histogram(
+        self._duration = HistogramFamily(
             "http_request_duration_seconds",
             "Time from receiving an HTTP request to the end of its response (WebSockets are "
             "not observed), by method and endpoint.",
             ("method", "endpoint"),
-            registry=registry,
+            registry,
         )
-        self._counted: dict[tuple[str, str, int], Counter] = {}
-        self._timed: dict[tuple[str, str], Histogram] = {}
+        self._counted: dict[tuple[str, str, int], Count] = {}
+        self._recorded: dict[tuple[str, str, int], tuple[Count, Timing]] = {}
         self._endpoints: set[str] = set()
 
     def endpoint(self, endpoint: str) -> str:
@@ -70,23 +74,27 @@ class HttpMetrics:
         return OTHER
 
     def count(self, method: str, endpoint: str, status: int) -> None:
-        """One answered request (or ended WebSocket)."""
-        key = (method, endpoint, status)
-        child = self._counted.get(key)
-        if child is None:
-            label = self.endpoint(endpoint)
-            child = self._requests.labels(_method(method), label, str(status))
-            self._counted[key] = child
-        child.inc()
+        """One ended WebSocket (counted, not timed)."""
+        self._count_series(method, endpoint, status).value += 1
 
-    def observe(self, method: str, endpoint: str, seconds: float) -> None:
-        """The duration of one answered HTTP request."""
-        key = (method, endpoint)
-        child = self._timed.get(key)
-        if child is None:
-            child = self._duration.labels(_method(method), self.endpoint(endpoint))
-            self._timed[key] = child
-        child.observe(seconds)
+    def record(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        """One answered HTTP request and its duration (both series found by one lookup)."""
+        key = (method, endpoint, status)
+        series = self._recorded.get(key)
+        if series is None:
+            timing = self._duration.series(_method(method), self.endpoint(endpoint))
+            series = self._recorded[key] = (self._count_series(method, endpoint, status), timing)
+        series[0].value += 1
+        series[1].observe(seconds)
+
+    def _count_series(self, method: str, endpoint: str, status: int) -> Count:
+        key = (method, endpoint, status)
+        series = self._counted.get(key)
+        if series is None:
+            label = self.endpoint(endpoint)
+            series = self._requests.series(_method(method), label, str(status))
+            self._counted[key] = series
+        return series
 
 
 def _method(method: str) -> str:
@@ -95,23 +103,23 @@ def _method(method: str) -> str:
 
 @dataclass
 class MethodMetrics:
-    """The label children of one gRPC method on one side; `handled` by code name."""
+    """The series of one gRPC method on one side: add 1 to `started.value`,
+    `received.value` and `sent.value` as the call goes, and `finish` it."""
 
-    started: Counter
-    handling: Histogram
-    received: Counter
-    sent: Counter
-    handled_family: Counter
+    started: Count
+    handling: Timing
+    received: Count
+    sent: Count
+    handled_family: CounterFamily
     labels: tuple[str, ...]
-    handled: dict[str, Counter] = field(default_factory=dict)
+    handled: dict[str, Count] = field(default_factory=dict)
 
     def finish(self, code: str, seconds: float) -> None:
         """The call ended with `code` ("OK", "NotFound", ...) after `seconds`."""
-        child = self.handled.get(code)
-        if child is None:
-            child = self.handled_family.labels(*self.labels, code)
-            self.handled[code] = child
-        child.inc()
+        series = self.handled.get(code)
+        if series is None:
+            series = self.handled[code] = self.handled_family.series(*self.labels, code)
+        series.value += 1
         self.handling.observe(seconds)
 
 
@@ -127,44 +135,44 @@ class GrpcMetrics:
         extra = ("grpc_server",) if side == "server" else ()
         labels = (*_GRPC_LABELS, *extra)
         who = "RPCs this hub served" if side == "server" else "RPCs the hub made to backends"
-        self._started = Counter(
-            f"grpc_{side}_started_total", f"{who}: started.", labels, registry=registry
+        self._started = CounterFamily(
+            f"grpc_{side}_started_total", f"{who}: started.", labels, registry
         )
-        self._handled = Counter(
+        self._handled = CounterFamily(
             f"grpc_{side}_handled_total",
             f"{who}: completed, by gRPC status code.",
             (*labels, "grpc_code"),
-            registry=registry,
+            registry,
         )
-        self._handling = Histogram(
+        self._handling = HistogramFamily(
             f"grpc_{side}_handling_seconds",
             f"{who}: time from start to completion.",
             labels,
-            registry=registry,
+            registry,
         )
-        self._received = Counter(
+        self._received = CounterFamily(
             f"grpc_{side}_msg_received_total",
             f"{who}: stream messages received.",
             labels,
-            registry=registry,
+            registry,
         )
-        self._sent = Counter(
+        self._sent = CounterFamily(
             f"grpc_{side}_msg_sent_total",
             f"{who}: stream messages sent.",
             labels,
-            registry=registry,
+            registry,
         )
 
     def method(self, grpc_type: str, full_method: str, *extra: str) -> MethodMetrics:
-        """The children of `full_method` (`/pkg.Service/Method`); `extra`: the
+        """The series of `full_method` (`/pkg.Service/Method`); `extra`: the
         `grpc_server` value on the server side. Call once per method and keep the result."""
         service, _, name = full_method.lstrip("/").partition("/")
         labels = (grpc_type, service, name, *extra)
         return MethodMetrics(
-            started=self._started.labels(*labels),
-            handling=self._handling.labels(*labels),
-            received=self._received.labels(*labels),
-            sent=self._sent.labels(*labels),
+            started=self._started.series(*labels),
+            handling=self._handling.series(*labels),
+            received=self._received.series(*labels),
+            sent=self._sent.series(*labels),
             handled_family=self._handled,
             labels=labels,
         )

@@ -261,3 +261,71 @@ def test_a_tracestate_is_kept_with_its_traceparent(exporter: InMemorySpanExporte
         f"{span.parent.span_id:016x}",
         span.parent.trace_state.get("vendor"),
     )
+
+
+async def test_a_trace_the_hub_starts_reaches_the_event_and_its_delivery(
+    traced: RunningHub, exporter: InMemorySpanExporter
+) -> None:
+    """POST /api/v1/users without `traceparent` (sampled at ratio 1.0): the hub's HTTP span
+    is a root, the event names the backend span of the same trace as sampled, and the
+    delivery span is its child."""
+    await _create_user_over_rest(traced, {})
+    event = (await traced.hub.store.read_outbox(0, 10))[-1]
+    await _until_exported(exporter, "deliver user.created")
+    await traced.hub.stop()
+
+    spans = exporter.get_finished_spans()
+    http = _by_kind(spans, SpanKind.SERVER, "POST /api/v1/users")
+    backend = _by_kind(spans, SpanKind.SERVER, "hub.user.v1.UserService/CreateUser")
+    delivered = _by_kind(spans, SpanKind.CONSUMER, "deliver user.created")
+    trace_id, backend_id, _ = _ids(backend)
+    assert (None, trace_id) == (http.parent, _ids(http)[0])
+    assert f"00-{trace_id}-{backend_id}-01" == event.traceparent
+    assert (trace_id, backend_id) == (_ids(delivered)[0], _ids(delivered)[2])
+
+
+@pytest.mark.parametrize("sampling_ratio", [0.0, 1.0], ids=["unsampled", "sampled"])
+async def test_without_x_request_id_a_new_trace_is_the_request_id_on_every_hop(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,
+    logged: tuple[io.StringIO, LoggingSetup],
+    sampling_ratio: float,
+) -> None:
+    """A request that starts a new trace and sends no `x-request-id` is identified by its
+    trace id, in the HTTP line and in the backend's line, sampled or not (the client
+    sends the backend no `x-request-id` then: it takes the trace id from `traceparent`)."""
+    log_lines, setup = logged
+    async with running_hub(
+        tmp_path,
+        span_exporter=exporter,
+        access_log=setup.access,
+        observability={"tracing": {"sampling_ratio": sampling_ratio}},
+    ) as traced:
+        await _create_user_over_rest(traced, {})
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    http = next(line for line in lines if line["event"] == "http request")
+    rpc = next(
+        line for line in lines if line["event"] == "rpc" and line.get("grpc_server") == "backend"
+    )
+    assert 32 == len(http["trace_id"])
+    assert [http["trace_id"]] * 3 == [http["request_id"], rpc["trace_id"], rpc["request_id"]]
+
+
+async def test_a_request_joining_a_client_trace_gets_its_own_request_id(
+    tmp_path: Path,
+    exporter: InMemorySpanExporter,
+    logged: tuple[io.StringIO, LoggingSetup],
+) -> None:
+    """With a client's `traceparent` (an id other requests share) and no `x-request-id`,
+    the middleware makes a request id up and the backend's line carries it too."""
+    log_lines, setup = logged
+    async with running_hub(tmp_path, span_exporter=exporter, access_log=setup.access) as traced:
+        await _create_user_over_rest(traced, {"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-00"})
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    http = next(line for line in lines if line["event"] == "http request")
+    rpc = next(
+        line for line in lines if line["event"] == "rpc" and line.get("grpc_server") == "backend"
+    )
+    assert (TRACE_ID, TRACE_ID) == (http["trace_id"], rpc["trace_id"])
+    assert 16 == len(http["request_id"])
+    assert http["request_id"] == rpc["request_id"]
