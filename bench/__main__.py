@@ -21,11 +21,8 @@ where).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,28 +130,15 @@ def main() -> int:
         outcomes.append((outcome, seconds))
     took = _minutes_and_seconds(time.monotonic() - clock)
     rows = [row for outcome, _ in outcomes for row in outcome.rows()]
-    print(f"\n{table.text_table(rows)}\n")
-    command = " ".join(["python -m bench", *sys.argv[1:]])
-    description = table.describe(
-        machine, os.getloadavg()[0], command, started.strftime("%Y-%m-%d %H:%M UTC"), took
+    description = table.report(
+        rows,
+        [{**outcome.as_json(), "seconds": round(seconds, 1)} for outcome, seconds in outcomes],
+        command=" ".join(["python -m bench", *sys.argv[1:]]),
+        machine=machine,
+        started=started,
+        took=took,
+        json_path=args.json,
     )
-    print(description)
-    document = {
-        "command": command,
-        "started": started.isoformat(timespec="seconds"),
-        "took": took,
-        "machine": asdict(machine),
-        "ratios": [
-            {"scenario": row.scenario, **row.ratio.as_json()}
-            for row in rows
-            if row.ratio is not None
-        ],
-        "results": [
-            {**outcome.as_json(), "seconds": round(seconds, 1)} for outcome, seconds in outcomes
-        ],
-    }
-    args.json.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results written to {args.json}")
     if docs is not None:
         table.update_docs(docs, description, rows)
         print(f"table written to {docs}")

@@ -29,15 +29,12 @@ gateway is not alone on the machine, not what a second machine would.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import secrets
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -231,27 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(outcome.report()), flush=True)
         outcomes.append(outcome)
     took = f"{time.monotonic() - clock:.0f} s"
-    rows = [row for outcome in outcomes for row in outcome.rows()]
-    print(f"\n{table.text_table(rows)}\n")
-    command = " ".join(["python -m bench.scaleout", *(argv if argv is not None else sys.argv[1:])])
-    description = table.describe(
-        machine, os.getloadavg()[0], command, started.strftime("%Y-%m-%d %H:%M UTC"), took
+    table.report(
+        [row for outcome in outcomes for row in outcome.rows()],
+        [outcome.as_json() for outcome in outcomes],
+        command=" ".join(
+            ["python -m bench.scaleout", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        machine=machine,
+        started=started,
+        took=took,
+        json_path=args.json,
     )
-    print(description)
-    document = {
-        "command": command,
-        "started": started.isoformat(timespec="seconds"),
-        "took": took,
-        "machine": asdict(machine),
-        "ratios": [
-            {"scenario": row.scenario, **row.ratio.as_json()}
-            for row in rows
-            if row.ratio is not None
-        ],
-        "results": [outcome.as_json() for outcome in outcomes],
-    }
-    args.json.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"results written to {args.json}")
     return 0
 
 

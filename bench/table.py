@@ -11,15 +11,18 @@ between `BEGIN` and `END` with the same table as markdown and a description of t
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench import tools
 
@@ -269,6 +272,40 @@ def describe(machine: Machine, load_at_end: float, command: str, started: str, t
         f" (1 min) {machine.load_average:.2f} at the start, {load_at_end:.2f} at the end."
         f" Packages: {versions}. Programs: {programs}."
     )
+
+
+def report(
+    rows: Sequence[Row],
+    results: list[dict[str, Any]],
+    *,
+    command: str,
+    machine: Machine,
+    started: datetime,
+    took: str,
+    json_path: Path,
+) -> str:
+    """Prints the table and the paragraph that describes the run, and writes both, with each
+    ratio and the scenarios' `results`, as JSON to `json_path`; returns the paragraph."""
+    print(f"\n{text_table(rows)}\n")
+    description = describe(
+        machine, os.getloadavg()[0], command, started.strftime("%Y-%m-%d %H:%M UTC"), took
+    )
+    print(description)
+    document = {
+        "command": command,
+        "started": started.isoformat(timespec="seconds"),
+        "took": took,
+        "machine": asdict(machine),
+        "ratios": [
+            {"scenario": row.scenario, **row.ratio.as_json()}
+            for row in rows
+            if row.ratio is not None
+        ],
+        "results": results,
+    }
+    json_path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"results written to {json_path}")
+    return description
 
 
 def update_docs(path: Path, description: str, rows: Sequence[Row]) -> None:
