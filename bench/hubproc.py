@@ -24,6 +24,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,16 +127,28 @@ class HubProcess:
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
-def start_hub(*, code: Path | None = None, role: str = "all", **sections: Any) -> HubProcess:
+def start_hub(
+    *,
+    code: Path | None = None,
+    role: str = "all",
+    under: Sequence[str] = (),
+    ready_seconds: float = READY_SECONDS,
+    **sections: Any,
+) -> HubProcess:
     """Starts `hub serve` on free loopback ports in a new data folder; returns once healthy.
     `sections`: more top-level configuration sections (`observability={...}`); `code`: the
     checkout whose `hub` package to run (default: the one installed); `role`: what it runs
-    (`hub serve --role`)."""
-    return start_hubs(sections, code=code, role=role)[0]
+    (`hub serve --role`); `under`: a command that runs it (`valgrind --tool=callgrind`),
+    which may need a longer `ready_seconds`."""
+    return start_hubs(sections, code=code, role=role, under=under, ready_seconds=ready_seconds)[0]
 
 
 def start_hubs(
-    *configurations: dict[str, Any], code: Path | None = None, role: str = "all"
+    *configurations: dict[str, Any],
+    code: Path | None = None,
+    role: str = "all",
+    under: Sequence[str] = (),
+    ready_seconds: float = READY_SECONDS,
 ) -> list[HubProcess]:
     """Starts one hub per configuration (its extra sections, as for `start_hub`), all at
     once and all in `role`, and returns them once every one is healthy: their start-ups
@@ -144,9 +157,10 @@ def start_hubs(
     try:
         for sections in configurations:
             base = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-            hubs.append(_launch(base, sections, code, role))
+            hubs.append(_launch(base, sections, code, role, under))
         for hub in hubs:
-            asyncio.run(_wait_ready(hub) if role == "all" else _wait_ready_http(hub))
+            ready = _wait_ready(hub) if role == "all" else _wait_ready_http(hub)
+            asyncio.run(_within(ready_seconds, ready))
     except BaseException:
         for hub in hubs:
             hub.stop()
@@ -154,7 +168,9 @@ def start_hubs(
     return hubs
 
 
-def _launch(base: Path, sections: dict[str, Any], code: Path | None, role: str) -> HubProcess:
+def _launch(
+    base: Path, sections: dict[str, Any], code: Path | None, role: str, under: Sequence[str]
+) -> HubProcess:
     data_dir = base / "data"
     grpc_port, http_port = free_port(), free_port()
     config = {
@@ -167,7 +183,11 @@ def _launch(base: Path, sections: dict[str, Any], code: Path | None, role: str) 
     config_path.write_text(yaml.safe_dump(config))
     with (base / "hub.log").open("wb") as log:  # the child writes to its own copy
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-            [sys.executable, "-m", "hub", "serve", "--role", role, "--config", str(config_path)],
+            [
+                *under,
+                *(sys.executable, "-m", "hub", "serve", "--role", role),
+                *("--config", str(config_path)),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             # `python -m` looks in its working folder first, before the installed package
@@ -190,30 +210,33 @@ def _ready(url: str) -> bool:
         return False
 
 
+async def _within(seconds: float, ready: Coroutine[Any, Any, None]) -> None:
+    async with asyncio.timeout(seconds):
+        await ready
+
+
 async def _wait_ready_http(hub: HubProcess) -> None:
     url = f"{hub.http_base}/readyz"
-    async with asyncio.timeout(READY_SECONDS):
-        while True:
-            _check_running(hub)
-            if await asyncio.to_thread(_ready, url):
-                return
-            await asyncio.sleep(0.1)
+    while True:
+        _check_running(hub)
+        if await asyncio.to_thread(_ready, url):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def _wait_ready(hub: HubProcess) -> None:
-    async with asyncio.timeout(READY_SECONDS):
-        while True:
-            _check_running(hub)
-            try:
-                async with aio.insecure_channel(hub.grpc_target) as channel:
-                    reply = await health_pb2_grpc.HealthStub(channel).Check(
-                        health_pb2.HealthCheckRequest(), timeout=1
-                    )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.1)
+    while True:
+        _check_running(hub)
+        try:
+            async with aio.insecure_channel(hub.grpc_target) as channel:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except aio.AioRpcError:
+            pass
+        await asyncio.sleep(0.1)
 
 
 def seed_mindmap(hub: HubProcess, nodes: int = 10) -> str:

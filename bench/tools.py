@@ -26,6 +26,8 @@ class Tool:
 WRK = Tool("wrk", "wrk", "HTTP load")
 H2LOAD = Tool("h2load", "nghttp2-client", "gRPC load")
 NGINX = Tool("nginx", "nginx-light", "the peer proxy (grpc_pass)")
+VALGRIND = Tool("valgrind", "valgrind", "instruction counts (bench.instructions)")
+CALLGRIND_CONTROL = Tool("callgrind_control", "valgrind", "instruction counts (bench.instructions)")
 
 
 class MissingTool(RuntimeError):
