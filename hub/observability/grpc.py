@@ -23,7 +23,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import grpc
 from grpc import aio
@@ -152,7 +152,8 @@ class ServerObservability(aio.ServerInterceptor):
                 request = _counting(request, metrics)
             else:
                 metrics.received.value += 1
-            hop = cast(Hop, CURRENT.get())  # intercept_service set it
+            hop = CURRENT.get()
+            assert hop is not None  # intercept_service set it
             code = _OK
             try:
                 response = await inner(request, context)
@@ -160,7 +161,8 @@ class ServerObservability(aio.ServerInterceptor):
                 code = _failure(context, error)
                 raise
             else:
-                code = _status(context)
+                given: grpc.StatusCode | None = context.code()  # None until set
+                code = _OK if given is None else given
                 metrics.sent.value += 1
             finally:
                 self._end(called, hop, code, start)
@@ -185,7 +187,8 @@ class ServerObservability(aio.ServerInterceptor):
                 request = _counting(request, metrics)
             else:
                 metrics.received.value += 1
-            hop = cast(Hop, CURRENT.get())  # intercept_service set it
+            hop = CURRENT.get()
+            assert hop is not None  # intercept_service set it
             code = _OK
             try:
                 async for message in inner(request, context):

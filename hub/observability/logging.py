@@ -43,6 +43,8 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 64
 """... or as soon as this many wait."""
 REQUEST_ID_KEY = "x-request-id"
+_MAX_ESCAPED = 4096
+"""Escaped values kept by `AccessLog._json` (a bound in case a set was not bounded)."""
 _string = encode_basestring_ascii
 """A str as a JSON string, escaped, non-ASCII as \\u escapes: the function `json.dumps`
 itself uses for strings (as structlog's JSON renderer does), without its three Python
@@ -65,6 +67,7 @@ class AccessLog:
         self._on = on
         self._logger = access_logger()
         self._pending: list[str] = []
+        self._escaped: dict[str, str] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._second = -1
         self._date_time = ""
@@ -88,8 +91,8 @@ class AccessLog:
         elif self._on:
             self._add(
                 hop,
-                f'{{"event": "http request", "method": {_string(method)}, '
-                f'"path": {_string(path)}, "endpoint": {_string(endpoint)}, '
+                f'{{"event": "http request", "method": {self._json(method)}, '
+                f'"path": {_string(path)}, "endpoint": {self._json(endpoint)}, '
                 f'"status": {status}, "duration_ms": {seconds * 1000:.3f}',
             )
 
@@ -109,9 +112,19 @@ class AccessLog:
             self._add(
                 hop,
                 f'{{"event": "rpc", "grpc_server": "{server}", '
-                f'"grpc_method": {_string(method)}, "grpc_code": "{code}", '
+                f'"grpc_method": {self._json(method)}, "grpc_code": "{code}", '
                 f'"duration_ms": {seconds * 1000:.3f}',
             )
+
+    def _json(self, text: str) -> str:
+        """`text` as a JSON string, for values of a bounded set (HTTP methods, endpoints,
+        gRPC methods: metrics.py caps them): escaped once each, then looked up."""
+        escaped = self._escaped.get(text)
+        if escaped is None:
+            if len(self._escaped) >= _MAX_ESCAPED:
+                self._escaped.clear()
+            escaped = self._escaped[text] = _string(text)
+        return escaped
 
     def _record(self, event: str, fields: dict[str, Any]) -> None:
         if self._logger.isEnabledFor(logging.INFO):
@@ -124,7 +137,10 @@ class AccessLog:
         if hop.trace_id:
             ids = f', "trace_id": "{hop.trace_id}", "span_id": "{hop.span_id}"'
         if hop.request_id:
-            ids += f', "request_id": {_string(hop.request_id)}'
+            if hop.request_id is hop.trace_id:  # hex digits: nothing to escape
+                ids += f', "request_id": "{hop.request_id}"'
+            else:
+                ids += f', "request_id": {_string(hop.request_id)}'
         # ISO 8601 in UTC with microseconds, as structlog's TimeStamper writes it.
         second, micros = divmod(time.time_ns() // 1000, 1_000_000)
         if second != self._second:

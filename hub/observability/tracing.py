@@ -151,7 +151,8 @@ class Tracing:
             if (ids >> 64) & _LOW_64_BITS >= self._root_bound:
                 # Not sampled: the trace id and the id of a span that records nothing.
                 text = f"{ids:048x}"
-                return Hop(request_id or text[:32], text[:32], text[32:])
+                trace_id = text[:32]
+                return Hop(request_id or trace_id, trace_id, text[32:])
             root = (ids >> 64, ids & _LOW_64_BITS)
         span = SpanRecord(self._sink, name, SpanKind.SERVER, parent, dict(attributes), root=root)
         own = span.context
