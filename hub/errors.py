@@ -88,3 +88,11 @@ class PermissionDenied(DomainError):
 
     def __init__(self, message: str, *, reason: str = "PERMISSION_DENIED") -> None:
         super().__init__(message, reason=reason)
+
+
+class Unavailable(DomainError):
+    """A part the backend needs (its database) cannot be reached right now: the request may
+    succeed if retried later. A write that fails so may or may not have been applied."""
+
+    def __init__(self, message: str, *, reason: str = "STORAGE_UNAVAILABLE") -> None:
+        super().__init__(message, reason=reason)

@@ -12,6 +12,7 @@ exhaustive `match`:
 | Aborted             | ABORTED             | (ErrorInfo reason ETAG_MISMATCH only)  |
 | FailedPrecondition  | FAILED_PRECONDITION | PreconditionFailure                    |
 | PermissionDenied    | PERMISSION_DENIED   | (ErrorInfo reason only)                |
+| Unavailable         | UNAVAILABLE         | (ErrorInfo reason only)                |
 
 and every status also carries an `ErrorInfo` (reason, domain "hub"). Any other exception is
 a bug: it is logged here, at the boundary, and answered with INTERNAL and a generic message
@@ -37,6 +38,7 @@ from hub.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unavailable,
 )
 from hub.rpcstatus import abort, bad_request, status
 
@@ -44,7 +46,13 @@ INTERNAL_MESSAGE = "internal error"
 """The only text a client sees of an unexpected failure; the details go to the log."""
 
 MappedError: TypeAlias = (
-    InvalidArgument | NotFound | AlreadyExists | Aborted | FailedPrecondition | PermissionDenied
+    InvalidArgument
+    | NotFound
+    | AlreadyExists
+    | Aborted
+    | FailedPrecondition
+    | PermissionDenied
+    | Unavailable
 )
 """Every concrete domain error; a test proves it covers all subclasses of `DomainError`."""
 
@@ -92,6 +100,9 @@ def to_rpc_status(error: MappedError) -> Status:
         case PermissionDenied():
             code = grpc.StatusCode.PERMISSION_DENIED
             details = []
+        case Unavailable():
+            code = grpc.StatusCode.UNAVAILABLE
+            details = []
         case _:
             assert_never(error)
     return status(code, error.message, error.reason, metadata=metadata, details=details)
@@ -122,6 +133,7 @@ def rpc(
             Aborted,
             FailedPrecondition,
             PermissionDenied,
+            Unavailable,
         ) as error:
             await abort(context, to_rpc_status(error))
         except Exception:

@@ -27,6 +27,7 @@ Mapping between rows and messages is `rows.py`; the schema is `postgres_schema.p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from hub.contracts.events.v1.events_pb2 import Event
 from hub.contracts.mindmap.v1.mindmap_pb2 import Mindmap
 from hub.contracts.user.v1.user_pb2 import User
-from hub.errors import DomainError
+from hub.errors import DomainError, Unavailable
 from hub.storage import rows
 from hub.storage.pgtext import (
     ESCAPE,
@@ -64,6 +65,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 Connection = AsyncConnection[DictRow]
 Table = Literal["users", "mindmaps"]
 
+_logger = logging.getLogger(__name__)
 _USER_COLUMNS = "seq, id, email, display_name, plan, create_time_ns, update_time_ns, etag"
 _MINDMAP_SUMMARY_COLUMNS = (
     "seq, id, owner_id, title, description, node_count, create_time_ns, update_time_ns, etag"
@@ -345,7 +347,10 @@ class PostgresStore:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection, counted as running work until it goes back."""
+        """A pooled connection, counted as running work until it goes back. Losing the
+        database (a connection that breaks, none to be had within the pool's timeout) is
+        `Unavailable`, logged with its cause; the pool drops the broken connection and
+        opens new ones as the database comes back."""
         pool = self._pool
         if pool is None:
             raise RuntimeError(f"{self._database}: the store is not open")
@@ -354,6 +359,9 @@ class PostgresStore:
         try:
             async with pool.connection() as connection:
                 yield connection
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            _logger.warning("%s: the database is unavailable: %s", self._database, error)
+            raise Unavailable("the storage is unavailable; retry later") from error
         finally:
             self._running -= 1
             if self._running == 0:

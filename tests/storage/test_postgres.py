@@ -1,6 +1,7 @@
 """What only the PostgreSQL store promises: its migrations (once, whoever opens at once), clear
-failures when the database cannot be used, the bounds of its pool, and tables an operator
-can read with `psql`. The `Store` contract itself runs on it with the suite (conftest.py)."""
+failures when the database cannot be used or is lost (UNAVAILABLE, then recovery), the
+bounds of its pool, and tables an operator can read with `psql`. The `Store` contract itself
+runs on it with the suite (conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import grpc
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from hub.contracts.user.v1 import user_pb2_grpc
+from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
+from hub.errors import Unavailable
 from hub.storage.migrations import SchemaTooNewError
 from hub.storage.postgres import PostgresStore
 from hub.storage.postgres_schema import LATEST_VERSION, migrate, schema_version
 from hub.storage.store import StoreUnavailableError
+from tests.backends.support import error_info, serve
 from tests.postgres import fresh_schema, postgresql_dsn
 from tests.storage.messages import add_mindmap, add_user, outbox
 
@@ -213,3 +219,71 @@ async def test_an_operator_reads_nodes_as_jsonb_and_times_as_nanoseconds(
         for n in mindmap.nodes
     ]
     assert (expected, 3, 3, mindmap.create_time.ToNanoseconds()) == row
+
+
+async def _drop_connections(dsn: str, application_name: str) -> None:
+    """Ends every server connection of `application_name`, as a database restart or a
+    failover would."""
+    async with await connect(dsn) as admin:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application_name,),
+        )
+
+
+async def test_losing_the_database_is_unavailable_and_the_store_recovers(dsn: str) -> None:
+    """Connections ended under the store: the next read and the next write are
+    `Unavailable` (not a bug, INTERNAL), the write leaves no row and no event, and the pool
+    reconnects: the read after that finds what was written before, unchanged."""
+    name = f"hub-loss-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(
+        make_conninfo(dsn, application_name=name), min_connections=1, max_connections=1
+    )
+    await store.open()
+    try:
+        user = await add_user(store)
+        await _drop_connections(dsn, name)
+        with pytest.raises(Unavailable) as refused:
+            await store.get_users([user.id])
+        await _drop_connections(dsn, name)
+        with pytest.raises(Unavailable):
+            await add_user(store)
+
+        assert "STORAGE_UNAVAILABLE" == refused.value.reason
+        assert {user.id: user} == await store.get_users([user.id])
+        assert [user.id] == [row.message.id for row in await store.list_users(0, 10)]
+        assert 1 == len(await outbox(store))
+    finally:
+        await store.close()
+
+
+async def test_a_backend_answers_unavailable_while_its_database_is_lost(dsn: str) -> None:
+    """Over gRPC: UNAVAILABLE with reason STORAGE_UNAVAILABLE (what clients, retries and the
+    circuit breaker read as an outage), then OK once the store has reconnected."""
+    name = f"hub-loss-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(
+        make_conninfo(dsn, application_name=name), min_connections=1, max_connections=1
+    )
+    await store.open()
+    server, address = await serve(store)
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            users = user_pb2_grpc.UserServiceStub(channel)
+            created = await users.CreateUser(
+                CreateUserRequest(user=User(email="loss@example.com", display_name="Loss"))
+            )
+            await _drop_connections(dsn, name)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await users.GetUser(GetUserRequest(id=created.user.id))
+            again = await users.GetUser(GetUserRequest(id=created.user.id))
+    finally:
+        await server.stop(None)
+        await store.close()
+
+    assert grpc.StatusCode.UNAVAILABLE == refused.value.code()
+    assert ("STORAGE_UNAVAILABLE", "hub") == (
+        error_info(refused.value).reason,
+        error_info(refused.value).domain,
+    )
+    assert created.user == again.user
