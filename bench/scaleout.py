@@ -29,7 +29,6 @@ gateway is not alone on the machine, not what a second machine would.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -40,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from redis import Redis
 from redis.exceptions import RedisError
 
 from bench import table, tools
@@ -49,7 +47,7 @@ from bench.load import LoadResult, http_get
 from bench.scenario import Options
 from bench.throughput import Side, Target, ThroughputOutcome, alternate, rest_get
 from bench.writes import NODES, create_owner, writes
-from hub.testing import scratch_schema
+from hub.testing import scratch_key_prefix, scratch_schema
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -64,21 +62,6 @@ def fresh_schema(dsn: str) -> Iterator[str]:
     (dropped afterwards, with everything the hubs made in it)."""
     with scratch_schema(dsn, "bench") as schema:
         yield schema
-
-
-@contextmanager
-def fresh_prefix(url: str) -> Iterator[str]:
-    """A new Redis key prefix; every key under it is deleted afterwards."""
-    client = Redis.from_url(url, socket_connect_timeout=2)
-    prefix = f"bench-{secrets.token_hex(6)}"
-    try:
-        client.ping()
-        yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def split_deployment(stack: ExitStack, dsn: str, redis: dict[str, str]) -> list[HubProcess]:
@@ -125,7 +108,11 @@ def both_gateways(gateways: list[HubProcess]) -> Side:
 
 def gateways_outcome(options: Options, dsn: str, redis_url: str) -> ThroughputOutcome:
     """Scenario `gateways` (module docstring)."""
-    with fresh_schema(dsn) as schema, fresh_prefix(redis_url) as prefix, ExitStack() as stack:
+    with (
+        fresh_schema(dsn) as schema,
+        scratch_key_prefix(redis_url, "bench") as prefix,
+        ExitStack() as stack,
+    ):
         redis = {"url": redis_url, "key_prefix": prefix}
         first, second, *backends = split_deployment(stack, schema, redis)
         others = tuple(hub.process.pid for hub in (second, *backends))
@@ -214,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
     )
     try:
-        with fresh_schema(args.dsn), fresh_prefix(args.redis):
+        with fresh_schema(args.dsn), scratch_key_prefix(args.redis, "bench"):
             pass
     except (psycopg.Error, RedisError, OSError) as error:
         print(f"python -m bench.scaleout: needs PostgreSQL and Redis: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ waits until the front end reports every service SERVING before handing over.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -26,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.sdk.trace.export import SpanExporter
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from redis import Redis as SyncRedis
 
 from hub.app import Hub
 from hub.config import SERVICE_NAMES, ServiceName, Settings
@@ -202,3 +204,22 @@ def scratch_schema(dsn: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+
+
+@contextmanager
+def scratch_key_prefix(url: str, prefix: str) -> Iterator[str]:
+    """A new Redis key prefix `<prefix>-<random>` for hubs on the Redis at `url` (their
+    `redis.key_prefix`), and every key under it deleted afterwards (tests and benchmarks).
+    Redis's `RedisError` or `OSError` if it cannot be reached."""
+    client = SyncRedis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+        scratch = f"{prefix}-{secrets.token_hex(6)}"
+        try:
+            yield scratch
+        finally:
+            keys = list(client.scan_iter(match=f"{scratch}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()

@@ -13,14 +13,15 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from hub.testing import scratch_key_prefix
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -62,20 +63,12 @@ def _unreachable(error: Exception) -> NoReturn:
 def redis_prefix() -> Iterator[str]:
     """A fresh key prefix for processes the test starts (they connect to `REDIS_URL`
     themselves); its keys are deleted afterwards. Skips without Redis (fails under CI)."""
-    client = SyncRedis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except (RedisError, OSError) as error:
-        client.close()
-        _unreachable(error)
-    prefix = f"hubtest-{secrets.token_hex(6)}"
-    try:
+    with ExitStack() as stack:
+        try:
+            prefix = stack.enter_context(scratch_key_prefix(REDIS_URL, "hubtest"))
+        except (RedisError, OSError) as error:
+            _unreachable(error)
         yield prefix
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 @asynccontextmanager
