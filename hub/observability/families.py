@@ -18,8 +18,10 @@ interleave with another or with a scrape.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -59,8 +61,12 @@ class Timing:
         self.sum += value
 
 
-class CounterFamily(Collector):
-    """A counter family (`name` ends in `_total`) and its series by label values."""
+_Series = TypeVar("_Series", Count, Timing)
+
+
+class _Family(Collector, Generic[_Series]):
+    """A family's name, help text and label names, and its series by label values;
+    registered in `registry` once made."""
 
     def __init__(
         self,
@@ -72,15 +78,26 @@ class CounterFamily(Collector):
         self._name = name
         self._documentation = documentation
         self._labelnames = tuple(labelnames)
-        self._series: dict[tuple[str, ...], Count] = {}
+        self._series: dict[tuple[str, ...], _Series] = {}
         registry.register(self)
 
-    def series(self, *labelvalues: str) -> Count:
+    def series(self, *labelvalues: str) -> _Series:
         """The series of `labelvalues`, created at the first call; keep it."""
         found = self._series.get(labelvalues)
         if found is None:
-            found = self._series[labelvalues] = Count()
+            found = self._series[labelvalues] = self._new()
         return found
+
+    @abstractmethod
+    def _new(self) -> _Series:
+        """A new series of this family."""
+
+
+class CounterFamily(_Family[Count]):
+    """A counter family (`name` ends in `_total`) and its series by label values."""
+
+    def _new(self) -> Count:
+        return Count()
 
     def collect(self) -> Iterable[CounterMetricFamily]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
@@ -89,7 +106,7 @@ class CounterFamily(Collector):
         return [family]
 
 
-class HistogramFamily(Collector):
+class HistogramFamily(_Family[Timing]):
     """A histogram family and its series by label values, with `bounds` (ending in +Inf)."""
 
     def __init__(
@@ -100,21 +117,13 @@ class HistogramFamily(Collector):
         registry: CollectorRegistry,
         bounds: Sequence[float] = DEFAULT_BUCKETS,
     ) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = tuple(labelnames)
         self._bounds = tuple(bounds)
         # The `le` values exactly as prometheus_client writes them (the function is untyped).
         self._le = [floatToGoString(bound) for bound in self._bounds]  # type: ignore[no-untyped-call]
-        self._series: dict[tuple[str, ...], Timing] = {}
-        registry.register(self)
+        super().__init__(name, documentation, labelnames, registry)
 
-    def series(self, *labelvalues: str) -> Timing:
-        """The series of `labelvalues`, created at the first call; keep it."""
-        found = self._series.get(labelvalues)
-        if found is None:
-            found = self._series[labelvalues] = Timing(self._bounds)
-        return found
+    def _new(self) -> Timing:
+        return Timing(self._bounds)
 
     def collect(self) -> Iterable[HistogramMetricFamily]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
