@@ -44,7 +44,7 @@ FLUSH_LINES = 64
 """... or as soon as this many wait."""
 REQUEST_ID_KEY = "x-request-id"
 _MAX_ESCAPED = 4096
-"""Escaped values kept by `AccessLog._json` (a bound in case a set was not bounded)."""
+"""Escaped values `AccessLog._json` keeps at most (it starts over beyond)."""
 _string = encode_basestring_ascii
 """A str as a JSON string, escaped, non-ASCII as \\u escapes: the function `json.dumps`
 itself uses for strings (as structlog's JSON renderer does), without its three Python
@@ -117,8 +117,10 @@ class AccessLog:
             )
 
     def _json(self, text: str) -> str:
-        """`text` as a JSON string, for values of a bounded set (HTTP methods, endpoints,
-        gRPC methods: metrics.py caps them): escaped once each, then looked up."""
+        """`text` as a JSON string, for values that repeat (HTTP methods, endpoints, gRPC
+        methods): escaped once each, then looked up. The log keeps the raw values (unlike
+        the metric labels, which metrics.py folds), so a client can make new ones: at most
+        `_MAX_ESCAPED` are kept."""
         escaped = self._escaped.get(text)
         if escaped is None:
             if len(self._escaped) >= _MAX_ESCAPED:
