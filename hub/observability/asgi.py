@@ -26,12 +26,17 @@ WebSocket message payloads) are added to `NetworkCounter` (system.py).
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Awaitable
 from random import getrandbits
 from typing import Any
+from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from websockets.http11 import Request
 
 from hub.observability.context import CURRENT, Hop
 from hub.observability.logging import AccessLog
@@ -44,31 +49,80 @@ ENDPOINT_KEY = "hub.endpoint"
 _MAX_REQUEST_ID = 128
 
 
-def _plain(header: bytes) -> str | None:
-    """The `x-request-id` header as the request id, None if it is not a plain one."""
-    if 0 < len(header) <= _MAX_REQUEST_ID:
-        text = header.decode("latin-1")
-        if text.isascii() and text.isprintable():
-            return text
-    return None
+def _plain(header: str | None) -> str | None:
+    """The `x-request-id` header as the request id, None if there is none or it is not a
+    plain one."""
+    plain = (
+        header is not None
+        and 0 < len(header) <= _MAX_REQUEST_ID
+        and header.isascii()
+        and header.isprintable()
+    )
+    return header if plain else None
+
+
+class Hops:
+    """How the hop of an HTTP request or a WebSocket begins and how its span ends: shared
+    by the middleware and `/ws` (`WebSocketObserver`). `tracing`: None when tracing is off."""
+
+    def __init__(self, tracing: Tracing | None) -> None:
+        self._tracing = tracing
+
+    def begin(
+        self,
+        method: str,
+        path: str,
+        scheme: str,
+        traceparent: str | None,
+        tracestate: str | None,
+        request_id_header: str | None,
+    ) -> Hop:
+        """The hop (request id, trace) of a request with these trace and `x-request-id`
+        headers; with its server span started (not made current) if the trace is sampled."""
+        request_id = _plain(request_id_header)
+        if request_id is None:
+            if self._tracing is not None and traceparent is None:
+                request_id = ""  # the hop starts a new trace: its trace id is the request id
+            else:
+                # An id, not a secret: no system call per request.
+                request_id = f"{getrandbits(64):016x}"
+        if self._tracing is None:
+            return Hop(request_id)
+        hop = self._tracing.server_hop(traceparent, tracestate, request_id)
+        if hop.sampled:
+            self._tracing.start_server_span(
+                hop,
+                method,
+                {"http.request.method": method, "url.path": path, "url.scheme": scheme},
+            )
+        return hop
+
+    def end(self, hop: Hop, method: str, endpoint: str, status: int) -> None:
+        """Ends the hop's server span, if it has one, named after its endpoint."""
+        if self._tracing is not None and hop.span is not None:
+            self._tracing.end_server_span(
+                hop,
+                f"{method} {endpoint}",
+                {"http.route": endpoint, "http.response.status_code": status},
+            )
 
 
 class ObservabilityMiddleware:
-    """Wraps `app`; see the module docstring. `tracing`: None when tracing is off."""
+    """Wraps `app`; see the module docstring."""
 
     def __init__(
         self,
         app: ASGIApp,
         metrics: HubMetrics,
         network: NetworkCounter,
-        tracing: Tracing | None,
+        hops: Hops,
         access_log: AccessLog,
     ) -> None:
         self._app = app
         self._http = metrics.http
         self._connections = metrics.websocket_connections
         self._network = network
-        self._tracing = tracing
+        self._hops = hops
         self._log = access_log
 
     def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
@@ -81,8 +135,9 @@ class ObservabilityMiddleware:
             return self._serve_websocket(scope, receive, send)
         return self._app(scope, receive, send)
 
-    def _begin(self, scope: Scope, method: str) -> Hop:
-        """The request's hop (request id, trace, span), from one pass over the headers."""
+    def _begin(self, scope: Scope, method: str) -> tuple[Hop, object]:
+        """The request's hop, from one pass over the headers, made current; and the token
+        that `_end` resets OpenTelemetry's context with (None: the hop has no span)."""
         traceparent = tracestate = header = None
         for name, value in scope["headers"]:
             if name == b"traceparent":
@@ -90,31 +145,23 @@ class ObservabilityMiddleware:
             elif name == b"tracestate":
                 tracestate = value.decode("latin-1")
             elif name == b"x-request-id":
-                header = value
-        request_id = None if header is None else _plain(header)
-        if request_id is None:
-            if self._tracing is not None and traceparent is None:
-                request_id = ""  # the hop starts a new trace: its trace id is the request id
-            else:
-                # An id, not a secret: no system call per request.
-                request_id = f"{getrandbits(64):016x}"
-        if self._tracing is None:
-            return Hop(request_id)
-        return self._tracing.server_hop(
-            method,
-            traceparent,
-            tracestate,
-            {
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "url.scheme": scope["scheme"],
-            },
-            request_id,
+                header = value.decode("latin-1")
+        hop = self._hops.begin(
+            method, scope["path"], scope["scheme"], traceparent, tracestate, header
         )
+        if hop.span is None:
+            return hop, None
+        # Current in OpenTelemetry's context, where the gRPC instrumentation finds its parent.
+        return hop, otel_context.attach(trace.set_span_in_context(hop.span))
+
+    def _end(self, hop: Hop, token: object, method: str, endpoint: str, status: int) -> None:
+        self._hops.end(hop, method, endpoint, status)
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        hop = self._begin(scope, scope["method"])
+        hop, span_token = self._begin(scope, scope["method"])
         token = CURRENT.set(hop)
         network = self._network
         status = 500  # if the app fails before it answers, uvicorn answers 500
@@ -141,14 +188,12 @@ class ObservabilityMiddleware:
             endpoint = scope.get(ENDPOINT_KEY, UNMATCHED)
             self._http.record(method, endpoint, status, seconds)
             self._log.http(hop, method, scope["path"], endpoint, status, seconds)
-            if hop.span is not None:
-                hop.span.name = f"{method} {endpoint}"
-                hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            self._end(hop, span_token, method, endpoint, status)
             CURRENT.reset(token)
 
     async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        hop = self._begin(scope, "GET")
+        hop, span_token = self._begin(scope, "GET")
         token = CURRENT.set(hop)
         network = self._network
         status = 403  # closed before the handshake: uvicorn refuses it with 403
@@ -181,8 +226,74 @@ class ObservabilityMiddleware:
             endpoint = _endpoint(scope)
             self._http.count("GET", endpoint, status)
             self._log.http(hop, "GET", scope["path"], endpoint, status, time.perf_counter() - start)
-            hop.finish({"http.route": endpoint, "http.response.status_code": status})
+            self._end(hop, span_token, "GET", endpoint, status)
             CURRENT.reset(token)
+
+
+class WebSocketObserver:
+    """What the HTTP middleware does for a WebSocket, done for `/ws`, whose connections run
+    on a protocol of their own (hub/frontends/websocket), not through ASGI: per connection a
+    hop (request id, trace context, server span if sampled) that its backend calls (the
+    reads that authorize its subscriptions) run in, one count in `http_requests_total`
+    (status 101) and one access line when it ends. Its open connections and messages are
+    counted by the endpoint itself (events.py)."""
+
+    def __init__(self, metrics: HubMetrics, hops: Hops, access_log: AccessLog) -> None:
+        self._http = metrics.http
+        self._hops = hops
+        self._log = access_log
+
+    def begin(self, request: Request, endpoint: str) -> ObservedConnection:
+        """The observation of the connection `request` opened (its handshake accepted) at
+        `endpoint`."""
+        headers = request.headers
+        path = urlsplit(request.path).path  # not the query: it may hold an access token
+        hop = self._hops.begin(
+            "GET",
+            path,
+            "ws",
+            headers.get("traceparent"),
+            headers.get("tracestate"),
+            headers.get("x-request-id"),
+        )
+        context = contextvars.copy_context()
+        context.run(CURRENT.set, hop)
+        if hop.span is not None:
+            context.run(otel_context.attach, trace.set_span_in_context(hop.span))
+        return ObservedConnection(self, hop, path, endpoint, context)
+
+    def end(self, connection: ObservedConnection) -> None:
+        """Counts, logs and ends the span of `connection`, which has ended."""
+        seconds = time.perf_counter() - connection.start
+        self._http.count("GET", connection.endpoint, 101)
+        self._log.http(connection.hop, "GET", connection.path, connection.endpoint, 101, seconds)
+        self._hops.end(connection.hop, "GET", connection.endpoint, 101)
+
+
+class ObservedConnection:
+    """One `/ws` connection being observed: `context` is where the calls made for it run
+    (`asyncio.create_task(..., context=...)`); `end()` once it has ended."""
+
+    __slots__ = ("_observer", "context", "endpoint", "hop", "path", "start")
+
+    def __init__(
+        self,
+        observer: WebSocketObserver,
+        hop: Hop,
+        path: str,
+        endpoint: str,
+        context: contextvars.Context,
+    ) -> None:
+        self._observer = observer
+        self.hop = hop
+        self.path = path
+        self.endpoint = endpoint
+        self.context = context
+        self.start = time.perf_counter()
+
+    def end(self) -> None:
+        """The connection has ended."""
+        self._observer.end(self)
 
 
 def _endpoint(scope: Scope) -> str:

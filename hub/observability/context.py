@@ -7,8 +7,8 @@ and the hop resets it when it ends.
 
 `Hop` holds the request id and, while tracing is on, the trace id, the span id (its own
 span's when it records one, else its parent's: an unsampled hop starts no span and passes
-its parent's decision on), whether the trace is sampled, and the span being recorded
-(spans.py) when there is one.
+its parent's decision on), whether the trace is sampled, and, once it has started, the
+OpenTelemetry span of a sampled hop (tracing.py says who makes it).
 
 The request id is the `x-request-id` the hop was sent; without one, its trace id. So a
 request that starts a new trace at the hub is identified by that trace id in every line of
@@ -21,24 +21,23 @@ requests share).
 The ids are kept as the hex strings they are written as, in `traceparent` and in log
 lines, so an unsampled hop converts nothing: it passes on what it read.
 
-OpenTelemetry's own context is not used for this: attaching and detaching it, and the span
-objects an unsampled trace would need there, cost more per request than everything else
-recorded (docs/benchmarks.md), and nothing in the hub reads it.
+OpenTelemetry's own context is used by sampled hops only (their spans are current there, for
+the gRPC instrumentation to find): attaching and detaching it, and the span objects an
+unsampled trace would need there, cost more per request than everything else recorded
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 
-from opentelemetry.util.types import AttributeValue
-
-from hub.observability.spans import SpanRecord
+from opentelemetry.trace import Span, SpanContext
 
 
 class Hop:
     """One hop being served; see the module docstring."""
 
-    __slots__ = ("request_id", "sampled", "span", "span_id", "trace_id")
+    __slots__ = ("parent", "request_id", "sampled", "span", "span_id", "trace_id")
 
     def __init__(
         self,
@@ -46,30 +45,36 @@ class Hop:
         trace_id: str = "",
         span_id: str = "",
         *,
-        span: SpanRecord | None = None,
+        sampled: bool = False,
+        parent: SpanContext | None = None,
     ) -> None:
-        """`trace_id` (32 hex digits) and `span_id` (16): "" outside a trace; `span`: the
-        hop's recording span, which makes the trace sampled."""
+        """`trace_id` (32 hex digits) and `span_id` (16): "" outside a trace, and `span_id`
+        "" for a sampled hop until its span starts (`adopt`); `parent`: the remote parent
+        of a sampled hop (None for a root)."""
         self.request_id = request_id
         self.trace_id = trace_id
         self.span_id = span_id
-        self.span = span
-        self.sampled = span is not None
+        self.sampled = sampled
+        self.parent = parent
+        self.span: Span | None = None
 
     @property
     def traceparent(self) -> str:
         """The W3C `traceparent` that names this hop's span as the parent and passes the
-        sampling decision on; "" outside a trace."""
-        if not self.trace_id:
+        sampling decision on; "" outside a trace (or before a sampled hop's span starts)."""
+        if not self.span_id:
             return ""
         return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
-    def finish(self, attributes: dict[str, AttributeValue] | None = None) -> None:
-        """Ends the hop's span, if it records one, with `attributes` set first."""
-        if self.span is not None:
-            if attributes:
-                self.span.attributes.update(attributes)
-            self.span.end()
+    def adopt(self, span: Span) -> None:
+        """Takes `span`, just started for this sampled hop, as the hop's own."""
+        context = span.get_span_context()
+        if not context.is_valid:  # none started (instrumentation suppressed): keep no span
+            return
+        self.span = span
+        self.sampled = context.trace_flags.sampled
+        self.trace_id = f"{context.trace_id:032x}"
+        self.span_id = f"{context.span_id:016x}"
 
 
 CURRENT: ContextVar[Hop | None] = ContextVar("hub_hop", default=None)

@@ -2,36 +2,40 @@
 
 `ObservedChannel` wraps each channel of `BackendClient` (the composition root passes
 `ClientObservability.wrap` as its `channel_wrapper`): every unary and server-streaming
-call made through it records the grpc-ecosystem client metrics, gets a client span under
-the current recording span, and carries the trace context and the request id in its
-metadata (replacing any `traceparent` the caller forwarded, so the backend sees the hub's
-span as its parent).
+call made through it records the grpc-ecosystem client metrics and carries the trace
+context and the request id in its metadata (replacing any `traceparent` the caller
+forwarded, so the backend sees the hub's hop as its parent). A call made by a sampled hop
+goes through opentelemetry-instrumentation-grpc's client interceptor (`Tracing.call_sampled`,
+`_TracedCall`), which makes its client span and writes the `traceparent`; the others pass
+the hop's `traceparent` on themselves.
 
-Why not a grpc.aio `ClientInterceptor`: with one, every call goes through grpc's
+Why not grpc.aio's `ClientInterceptor` machinery: with it, every call goes through grpc's
 `InterceptedUnaryUnaryCall`, which runs the interceptor chain in a task of its own; that
 machinery cost about 190 µs of CPU per REST request here (bench/observability.py, the
 client interceptor removed against kept), far more than the recording itself. Wrapping
 the multicallable and the call it returns adds a function call and a generator frame, and
-no task. The wrapped call is a complete `UnaryUnaryCall` (it delegates everything else),
-so callers keep reading its metadata and status as before.
+no task. The instrumentation's interceptor is called directly, with a continuation that
+makes the call on the wrapped channel: no task either. The wrapped call is a complete
+`UnaryUnaryCall` (it delegates everything else), so callers keep reading its metadata and
+status as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 import grpc
 from grpc import aio
 
-from hub.observability.context import CURRENT
+from hub.observability.context import CURRENT, Hop
 from hub.observability.grpc import CODE_NAMES, Method
 from hub.observability.logging import REQUEST_ID_KEY
 from hub.observability.metrics import GrpcMetrics
-from hub.observability.spans import SpanRecord
-from hub.observability.tracing import TRACEPARENT, Tracing
+from hub.observability.tracing import TRACEPARENT, ClientContinuation, Tracing
 
 _OK = grpc.StatusCode.OK
 _Metadata = Any  # aio.Metadata, a sequence of pairs, or None
@@ -42,35 +46,22 @@ class ClientObservability:
 
     def __init__(self, metrics: GrpcMetrics, tracing: Tracing | None) -> None:
         self._metrics = metrics
-        self._tracing = tracing
+        self.tracing = tracing
 
     def wrap(self, channel: aio.Channel) -> aio.Channel:
         """`channel`, with every unary and server-streaming call observed."""
         return ObservedChannel(channel, self)
 
     def method(self, kind: str, method: str) -> Method:
-        """The metrics and span data of `method` (call once per multicallable)."""
+        """The metrics and trace data of `method` (call once per multicallable)."""
         return Method(self._metrics.method(kind, method), method)
 
-    def outgoing(self, metadata: _Metadata, method: Method) -> tuple[_Metadata, SpanRecord | None]:
-        """`metadata` with the trace context and request id of the hop making the call, and
-        the client span (None when none was started: see tracing.py)."""
-        hop = CURRENT.get()
-        if hop is None:  # not within a request: a background call
-            return metadata, None
-        span = None
-        traceparent = ""
-        if self._tracing is not None and method.traced:
-            if hop.span is not None:
-                span, traceparent = self._tracing.client_span(
-                    hop.span, method.name, method.attributes
-                )
-            else:
-                traceparent = hop.traceparent
+    def outgoing(self, metadata: _Metadata, hop: Hop, traceparent: str) -> _Metadata:
+        """`metadata` with `traceparent` ("": none to add) and the request id of `hop`."""
         # Sent no `x-request-id`, the backend takes the trace id as request id (context.py).
-        request_id = "" if traceparent and hop.request_id == hop.trace_id else hop.request_id
+        request_id = "" if hop.trace_id and hop.request_id == hop.trace_id else hop.request_id
         if not traceparent and not request_id:
-            return metadata, span
+            return metadata
         pairs = []
         for pair in metadata or ():
             key = pair[0]
@@ -82,21 +73,18 @@ class ClientObservability:
             pairs.append((TRACEPARENT, traceparent))
         if request_id:
             pairs.append((REQUEST_ID_KEY, request_id))
-        return tuple(pairs), span
+        return tuple(pairs)
 
 
-def _finish(method: Method, span: SpanRecord | None, code: grpc.StatusCode, start: float) -> None:
+def _finish(method: Method, code: grpc.StatusCode, start: float) -> None:
     method.metrics.finish(
         "OK" if code is _OK else CODE_NAMES[code],  # no Enum.__hash__ call when OK
         time.perf_counter() - start,
     )
-    if span is not None:
-        span.attributes["rpc.grpc.status_code"] = code.value[0]
-        span.end()
 
 
 class _Observing:
-    """What the observed multicallables share: their method's metrics and span data, and
+    """What the observed multicallables share: their method's metrics and trace data, and
     how a call starts (counted, with the trace context and request id in its metadata)."""
 
     _kind: str
@@ -114,12 +102,29 @@ class _Observing:
         credentials: grpc.CallCredentials | None,
         wait_for_ready: bool | None,
         compression: grpc.Compression | None,
-    ) -> tuple[Any, SpanRecord | None]:
+    ) -> Any:
+        """The call; for a sampled hop, one that starts through the instrumentation when it
+        is awaited (or iterated)."""
         method = self._method
         method.metrics.started.value += 1
         method.metrics.sent.value += 1
-        metadata, span = self._owner.outgoing(metadata, method)
-        call = self._inner(
+        hop = CURRENT.get()
+        if hop is not None:  # else: not within a request, a background call
+            tracing = self._owner.tracing
+            if tracing is not None and method.traced:
+                if hop.sampled:
+                    details = aio.ClientCallDetails(
+                        method.path,
+                        timeout,
+                        self._owner.outgoing(metadata, hop, ""),
+                        credentials,
+                        wait_for_ready,
+                    )
+                    return self._traced(tracing, details, request, compression)
+                metadata = self._owner.outgoing(metadata, hop, hop.traceparent)
+            else:
+                metadata = self._owner.outgoing(metadata, hop, "")
+        return self._inner(
             request,
             timeout=timeout,
             metadata=metadata,
@@ -127,7 +132,36 @@ class _Observing:
             wait_for_ready=wait_for_ready,
             compression=compression,
         )
-        return call, span
+
+    @abstractmethod
+    def _traced(
+        self,
+        tracing: Tracing,
+        details: aio.ClientCallDetails,
+        request: Any,
+        compression: grpc.Compression | None,
+    ) -> Any:
+        """The call of a sampled hop: made through the instrumentation's client interceptor
+        when it is awaited (or iterated)."""
+
+    def _continuation(
+        self, pending: _Delegating, compression: grpc.Compression | None
+    ) -> ClientContinuation:
+        """What the instrumentation calls to make the call, with the details it rewrote;
+        `pending` delegates to the call from then on."""
+
+        async def make(details: aio.ClientCallDetails, request: Any) -> Any:
+            pending._call = self._inner(
+                request,
+                timeout=details.timeout,
+                metadata=details.metadata,
+                credentials=details.credentials,
+                wait_for_ready=details.wait_for_ready,
+                compression=compression,
+            )
+            return pending._call
+
+        return make
 
 
 class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
@@ -143,15 +177,25 @@ class _ObservedUnaryUnary(_Observing, aio.UnaryUnaryMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryUnaryCall[Any, Any]:
-        call, span = self._start(
-            request, timeout, metadata, credentials, wait_for_ready, compression
-        )
-        return _ObservedCall(call, self._method, span)
+        call = self._start(request, timeout, metadata, credentials, wait_for_ready, compression)
+        return _ObservedCall(call, self._method)
+
+    def _traced(
+        self,
+        tracing: Tracing,
+        details: aio.ClientCallDetails,
+        request: Any,
+        compression: grpc.Compression | None,
+    ) -> Any:
+        call = _TracedCall()
+        call.ended = tracing.call_sampled(self._continuation(call, compression), details, request)
+        return call
 
 
 class _Delegating:
     """The `Call` methods of a wrapped call, passed through (the coroutine ones return the
-    wrapped call's coroutine as it is: no frame of their own)."""
+    wrapped call's coroutine as it is: no frame of their own). A traced call has no call to
+    pass them to before it is awaited (or iterated): it starts then."""
 
     _call: Any
 
@@ -195,12 +239,9 @@ class _Delegating:
 class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
     """A unary call whose completion is recorded (once) when it is awaited."""
 
-    def __init__(
-        self, call: aio.UnaryUnaryCall[Any, Any], method: Method, span: SpanRecord | None
-    ) -> None:
+    def __init__(self, call: aio.UnaryUnaryCall[Any, Any], method: Method) -> None:
         self._call = call
         self._method = method
-        self._span = span
         self._start = time.perf_counter()
         self._recorded = False
 
@@ -216,14 +257,37 @@ class _ObservedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
         if not self._recorded:
             self._recorded = True
             self._method.metrics.received.value += 1
-            _finish(self._method, self._span, _OK, self._start)
+            _finish(self._method, _OK, self._start)
         return response
 
     def _record(self, code: grpc.StatusCode) -> None:
         """Records the call's end with `code` (not OK), once."""
         if not self._recorded:
             self._recorded = True
-            _finish(self._method, self._span, code, self._start)
+            _finish(self._method, code, self._start)
+
+
+class _TracedCall(_Delegating, aio.UnaryUnaryCall[Any, Any]):
+    """A unary call of a sampled hop. Awaited, it awaits `ended` (`Tracing.call_sampled`:
+    the instrumentation makes the call, with `_Observing._continuation`, and returns it once
+    it has ended and its span with it), then the call's response."""
+
+    def __init__(self) -> None:
+        self._call: Any = None
+        self.ended: Awaitable[Any] | None = None
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._response().__await__()
+
+    async def _response(self) -> Any:
+        assert self.ended is not None  # set as soon as it is made
+        try:
+            call = await self.ended
+        except asyncio.CancelledError:
+            if self._call is not None:
+                self._call.cancel()
+            raise
+        return await call
 
 
 class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
@@ -239,21 +303,29 @@ class _ObservedUnaryStream(_Observing, aio.UnaryStreamMultiCallable[Any, Any]):
         wait_for_ready: bool | None = None,
         compression: grpc.Compression | None = None,
     ) -> aio.UnaryStreamCall[Any, Any]:
-        call, span = self._start(
-            request, timeout, metadata, credentials, wait_for_ready, compression
+        call = self._start(request, timeout, metadata, credentials, wait_for_ready, compression)
+        return _ObservedStream(call, self._method)
+
+    def _traced(
+        self,
+        tracing: Tracing,
+        details: aio.ClientCallDetails,
+        request: Any,
+        compression: grpc.Compression | None,
+    ) -> Any:
+        call = _TracedStream()
+        call.messages = tracing.stream_sampled(
+            self._continuation(call, compression), details, request
         )
-        return _ObservedStream(call, self._method, span)
+        return call
 
 
 class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
     """A server-streaming call: each message counted as it is iterated, the end recorded."""
 
-    def __init__(
-        self, call: aio.UnaryStreamCall[Any, Any], method: Method, span: SpanRecord | None
-    ) -> None:
+    def __init__(self, call: aio.UnaryStreamCall[Any, Any], method: Method) -> None:
         self._call = call
         self._method = method
-        self._span = span
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._messages()
@@ -272,13 +344,39 @@ class _ObservedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
             code = grpc.StatusCode.CANCELLED
             raise
         finally:
-            _finish(self._method, self._span, code, start)
+            _finish(self._method, code, start)
 
     async def read(self) -> Any:
         message = await self._call.read()
         if message is not aio.EOF:
             self._method.metrics.received.value += 1
         return message
+
+
+class _TracedStream(_Delegating, aio.UnaryStreamCall[Any, Any]):
+    """A server-streaming call of a sampled hop: `messages` (`Tracing.stream_sampled`)
+    makes the call when first iterated or read, and gives its messages, traced."""
+
+    def __init__(self) -> None:
+        self._call: Any = None
+        self.messages: Awaitable[AsyncIterator[Any]] | None = None
+        self._reading: AsyncIterator[Any] | None = None
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[Any]:
+        assert self.messages is not None  # set as soon as it is made
+        async for message in await self.messages:
+            yield message
+
+    async def read(self) -> Any:
+        if self._reading is None:
+            self._reading = self._messages()
+        try:
+            return await anext(self._reading)
+        except StopAsyncIteration:
+            return aio.EOF
 
 
 class ObservedChannel(aio.Channel):

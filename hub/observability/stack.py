@@ -4,7 +4,8 @@ The composition root builds one per hub (when `observability.enabled`) and asks 
 parts it wires in (after telling it the event figures to export, `watch_events`, and the
 policies', `watch_policies`): a server interceptor per grpc server (`server_interceptor`), the
 wrapper of `BackendClient`'s channels (`wrap_channel`), the middleware that wraps the HTTP
-dispatch (`wrap`), and the `/metrics` app (`metrics_app`). `start()` starts the business
+dispatch (`wrap`), its counterpart for `/ws` (`websocket_observer`), and the `/metrics` app
+(`metrics_app`). `start()` starts the business
 metrics consumer, `stop()` stops it and flushes the tracer provider.
 """
 
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp
 
 from hub.config import Observability as ObservabilitySettings
 from hub.events.bus import BusStats, EventBus
-from hub.observability.asgi import ObservabilityMiddleware
+from hub.observability.asgi import Hops, ObservabilityMiddleware, WebSocketObserver
 from hub.observability.business import BusinessMetrics
 from hub.observability.events import EventsCollector, RelayCounts, WebSocketCounts
 from hub.observability.grpc import ServerObservability
@@ -67,6 +68,7 @@ class Observability:
             else None
         )
         self._client = ClientObservability(self.metrics.grpc_client, self.tracing)
+        self._hops = Hops(self.tracing)
 
     def watch_events(
         self,
@@ -110,9 +112,11 @@ class Observability:
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         """`app` inside the HTTP middleware."""
-        return ObservabilityMiddleware(
-            app, self.metrics, self.network, self.tracing, self.access_log
-        )
+        return ObservabilityMiddleware(app, self.metrics, self.network, self._hops, self.access_log)
+
+    def websocket_observer(self) -> WebSocketObserver:
+        """What observes the connections of an endpoint outside ASGI (`/ws`)."""
+        return WebSocketObserver(self.metrics, self._hops, self.access_log)
 
     def start(self) -> None:
         """Starts the business metrics consumer, if any (once the bus is up)."""

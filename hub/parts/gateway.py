@@ -105,6 +105,7 @@ class Gateway:
         self.websocket = WebSocketEndpoint(bus, settings.http.websocket)
         """The WebSocket endpoint `/ws` of the HTTP server (event subscriptions)."""
         if observability is not None:
+            self.websocket.observer = observability.websocket_observer()
             caching = self.policies.caching
             observability.watch_policies(
                 {

@@ -19,7 +19,7 @@ from hub.contracts.events.v1.events_pb2 import WatchEventsRequest
 from hub.contracts.events.v1.events_pb2_grpc import EventServiceStub
 from hub.contracts.mindmap.v1.mindmap_pb2 import CreateMindmapRequest, Mindmap
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
-from hub.observability.asgi import ENDPOINT_KEY, ObservabilityMiddleware
+from hub.observability.asgi import ENDPOINT_KEY, Hops, ObservabilityMiddleware
 from hub.observability.logging import AccessLog
 from hub.observability.metrics import MAX_ENDPOINTS, HubMetrics
 from hub.observability.system import NetworkCounter
@@ -132,8 +132,8 @@ async def test_a_websocket_subscription_records_connection_messages_and_bus_samp
     tmp_path: Path,
 ) -> None:
     """A /ws subscriber that receives one event: an open connection while it lasts, the
-    messages by type, the bus counts; none once it closes. (`/ws` runs on its own protocol,
-    outside the HTTP middleware: its upgrades are not in http_requests_total.)"""
+    messages by type, the bus counts; none once it closes, and then one request in
+    http_requests_total (status 101), as the HTTP middleware counts other WebSockets."""
     async with running_hub(tmp_path) as running:
         user_id = await _user(running)
         await running.published_event_id()  # the user's event is not this subscriber's
@@ -170,7 +170,10 @@ async def test_a_websocket_subscription_records_connection_messages_and_bus_samp
         "lag": open_.value("hub_event_relay_lag_seconds"),
         "slow": open_.value("hub_event_slow_consumer_disconnects_total"),
     }
-    assert 0.0 == closed.value("hub_websocket_connections", endpoint="/ws")
+    assert (0.0, 1.0) == (
+        closed.value("hub_websocket_connections", endpoint="/ws"),
+        closed.value("http_requests_total", method="GET", endpoint="/ws", status="101"),
+    )
 
 
 async def test_a_server_stream_counts_each_message_sent(tmp_path: Path) -> None:
@@ -224,7 +227,7 @@ async def test_ten_thousand_distinct_endpoints_do_not_make_ten_thousand_label_va
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    app = ObservabilityMiddleware(naive, metrics, NetworkCounter(), None, AccessLog())
+    app = ObservabilityMiddleware(naive, metrics, NetworkCounter(), Hops(None), AccessLog())
     rng = random.Random(10_000)
 
     async def receive() -> Message:

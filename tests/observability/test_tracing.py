@@ -7,7 +7,7 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +17,17 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from hub.config import Logging
 from hub.config import Tracing as TracingSettings
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
-from hub.observability.logging import LoggingSetup, configure_logging
+from hub.observability.asgi import Hops
+from hub.observability.logging import LoggingSetup
 from hub.observability.tracing import Tracing
 from hub.testing import RunningHub, running_hub
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+CREATE_USER = "/hub.user.v1.UserService/CreateUser"  # the gRPC instrumentation's span name
+INSTRUMENTATION = "opentelemetry.instrumentation.grpc"
 CLIENT_SPAN_ID = "00f067aa0ba902b7"
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    """Where the hub's spans go."""
-    return InMemorySpanExporter()
 
 
 @pytest.fixture
@@ -41,17 +37,6 @@ async def traced(tmp_path: Path, exporter: InMemorySpanExporter) -> AsyncIterato
         tmp_path, span_exporter=exporter, observability={"tracing": {"sampling_ratio": 1.0}}
     ) as running:
         yield running
-
-
-@pytest.fixture
-def logged() -> Iterator[tuple[io.StringIO, LoggingSetup]]:
-    """The process's log records as JSON lines, captured for the test, and the setup."""
-    stream = io.StringIO()
-    setup = configure_logging(Logging(format="json", level="INFO"), stream)
-    try:
-        yield stream, setup
-    finally:
-        setup.undo()
 
 
 def _by_kind(spans: tuple[ReadableSpan, ...], kind: SpanKind, name: str) -> ReadableSpan:
@@ -101,8 +86,8 @@ async def test_one_request_is_one_trace_from_http_through_the_client_to_the_back
 
     spans = exporter.get_finished_spans()
     http = _by_kind(spans, SpanKind.SERVER, "POST /api/v1/users")
-    client = _by_kind(spans, SpanKind.CLIENT, "hub.user.v1.UserService/CreateUser")
-    backend = _by_kind(spans, SpanKind.SERVER, "hub.user.v1.UserService/CreateUser")
+    client = _by_kind(spans, SpanKind.CLIENT, CREATE_USER)
+    backend = _by_kind(spans, SpanKind.SERVER, CREATE_USER)
     http_ids, client_ids, backend_ids = _ids(http), _ids(client), _ids(backend)
     assert (TRACE_ID, CLIENT_SPAN_ID) == (http_ids[0], http_ids[2])
     assert (TRACE_ID, http_ids[1]) == (client_ids[0], client_ids[2])
@@ -116,12 +101,16 @@ async def test_one_request_is_one_trace_from_http_through_the_client_to_the_back
         "http.route": "/api/v1/users",
         "http.response.status_code": 200,
     } == dict(http.attributes or {})
-    assert {
+    rpc = {
         "rpc.system": "grpc",
         "rpc.service": "hub.user.v1.UserService",
         "rpc.method": "CreateUser",
         "rpc.grpc.status_code": 0,
-    } == dict(backend.attributes or {})
+    }
+    for span in (client, backend):
+        assert rpc == {key: (span.attributes or {}).get(key) for key in rpc}
+        assert span.instrumentation_scope is not None
+        assert INSTRUMENTATION == span.instrumentation_scope.name
     assert "hub" == http.resource.attributes["service.name"]
     delivered = _by_kind(spans, SpanKind.CONSUMER, "deliver user.created")
     assert (TRACE_ID, backend_ids[1]) == (_ids(delivered)[0], _ids(delivered)[2])
@@ -149,11 +138,7 @@ async def test_a_grpc_call_through_the_front_end_is_one_trace(
         CreateUserRequest(user=User(email="ada@example.com", display_name="Ada"))
     )
     await traced.hub.stop()
-    spans = [
-        span
-        for span in exporter.get_finished_spans()
-        if span.name == "hub.user.v1.UserService/CreateUser"
-    ]
+    spans = [span for span in exporter.get_finished_spans() if span.name == CREATE_USER]
     by_parent = {_ids(span)[2]: span for span in spans}
     front = by_parent[None]
     client = by_parent[_ids(front)[1]]
@@ -195,7 +180,7 @@ async def test_log_lines_are_json_with_the_trace_and_request_ids(
     )
     spans = exporter.get_finished_spans()
     http_span = _by_kind(spans, SpanKind.SERVER, "POST /api/v1/users")
-    backend_span = _by_kind(spans, SpanKind.SERVER, "hub.user.v1.UserService/CreateUser")
+    backend_span = _by_kind(spans, SpanKind.SERVER, CREATE_USER)
     assert {
         "logger": "hub.access",
         "level": "info",
@@ -231,6 +216,14 @@ async def test_log_lines_are_json_with_the_trace_and_request_ids(
     assert all(line["timestamp"].endswith("Z") for line in lines)
 
 
+def _serve_http(tracing: Tracing, traceparent: str, tracestate: str | None) -> None:
+    """What the HTTP middleware does with a request's trace headers, without the request."""
+    hops = Hops(tracing)
+    hop = hops.begin("GET", "/", "http", traceparent, tracestate, None)
+    assert hop.span is not None
+    hops.end(hop, "GET", "/", 200)
+
+
 @pytest.mark.parametrize(
     "traceparent",
     [
@@ -244,8 +237,7 @@ def test_a_bad_traceparent_starts_a_new_trace(
 ) -> None:
     """A `traceparent` that does not parse is ignored (W3C): the hop starts a root span."""
     tracing = Tracing(TracingSettings(sampling_ratio=1.0), exporter)
-    hop = tracing.server_hop("GET", traceparent, None, {})
-    hop.finish()
+    _serve_http(tracing, traceparent, None)
     (span,) = exporter.get_finished_spans()
     assert (None, True) == (span.parent, _ids(span)[0] != TRACE_ID)
 
@@ -253,8 +245,7 @@ def test_a_bad_traceparent_starts_a_new_trace(
 def test_a_tracestate_is_kept_with_its_traceparent(exporter: InMemorySpanExporter) -> None:
     """With a `tracestate`, the propagator reads both: the span's parent carries it."""
     tracing = Tracing(TracingSettings(sampling_ratio=0.0), exporter)
-    hop = tracing.server_hop("GET", f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-01", "vendor=abc", {})
-    hop.finish()
+    _serve_http(tracing, f"00-{TRACE_ID}-{CLIENT_SPAN_ID}-01", "vendor=abc")
     (span,) = exporter.get_finished_spans()
     assert span.parent is not None
     assert (CLIENT_SPAN_ID, "abc") == (
@@ -276,7 +267,7 @@ async def test_a_trace_the_hub_starts_reaches_the_event_and_its_delivery(
 
     spans = exporter.get_finished_spans()
     http = _by_kind(spans, SpanKind.SERVER, "POST /api/v1/users")
-    backend = _by_kind(spans, SpanKind.SERVER, "hub.user.v1.UserService/CreateUser")
+    backend = _by_kind(spans, SpanKind.SERVER, CREATE_USER)
     delivered = _by_kind(spans, SpanKind.CONSUMER, "deliver user.created")
     trace_id, backend_id, _ = _ids(backend)
     assert (None, trace_id) == (http.parent, _ids(http)[0])

@@ -43,10 +43,11 @@ authentication nothing is read: anyone may follow anything.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
@@ -121,6 +122,9 @@ class WebSocketEndpoint:
         self.authorizer: Authorizer | None = None
         """With authentication on: the read that lets a subscription start (set by the
         composition root, `hub.frontends.subscriptions.authorize` on its client)."""
+        self.observer: Observer | None = None
+        """What observes each connection, as the HTTP middleware would (set by the
+        composition root when observability is on)."""
 
     def stats(self) -> WebSocketStats:
         """Counts for metrics."""
@@ -163,10 +167,34 @@ class WebSocketEndpoint:
             connection.close(GOING_AWAY, "the hub is shutting down")
 
 
+class Observed(Protocol):
+    """A connection being observed (`hub.observability.asgi.ObservedConnection`)."""
+
+    context: contextvars.Context
+    """Where the backend calls made for the connection run: its request id and trace."""
+
+    def end(self) -> None:
+        """The connection has ended."""
+
+
+class Observer(Protocol):
+    """What observes the connections (`hub.observability.asgi.WebSocketObserver`)."""
+
+    def begin(self, request: Request, endpoint: str) -> Observed:
+        """A connection whose handshake (`request`) was accepted, at `endpoint`."""
+
+
 class EventConnection(WireProtocol):
     """One client of `/ws`: its subscriptions, by the names the client gave them."""
 
-    __slots__ = ("_checks", "_credentials", "_subscriptions", "endpoint")
+    __slots__ = (
+        "_checks",
+        "_credentials",
+        "_observed",
+        "_request",
+        "_subscriptions",
+        "endpoint",
+    )
 
     def __init__(
         self, endpoint: WebSocketEndpoint, server_connections: set[asyncio.Protocol]
@@ -179,8 +207,13 @@ class EventConnection(WireProtocol):
         address."""
         self._checks: dict[str, asyncio.Task[None]] | None = None
         """Subscriptions waiting for their authorizing read, by name."""
+        self._request: Request | None = None
+        """The handshake, until the connection opens (when it is observed)."""
+        self._observed: Observed | None = None
 
     def handshake(self, request: Request) -> None:
+        if self.endpoint.observer is not None:
+            self._request = request
         if self.endpoint.authorizer is None:
             return
         authorization = request.headers.get("Authorization")
@@ -198,6 +231,9 @@ class EventConnection(WireProtocol):
             self.endpoint.sent[kind] += 1
 
     def opened(self) -> None:
+        observer, request, self._request = self.endpoint.observer, self._request, None
+        if observer is not None and request is not None:
+            self._observed = observer.begin(request, WEBSOCKET_PATH)
         self.endpoint.connections.add(self)
         if self.endpoint.draining:
             self.close(GOING_AWAY, "the hub is shutting down")
@@ -229,6 +265,8 @@ class EventConnection(WireProtocol):
         checks, self._checks = self._checks, None
         for check in checks.values() if checks else ():
             check.cancel()
+        if self._observed is not None:
+            self._observed.end()
 
     def _subscribe(self, request: Subscribe) -> None:
         name = request.id
@@ -254,7 +292,9 @@ class EventConnection(WireProtocol):
         if self._checks is None:
             self._checks = {}
         self._checks[name] = asyncio.create_task(
-            self._authorize(authorizer, request), name=f"/ws authorization of {name}"
+            self._authorize(authorizer, request),
+            name=f"/ws authorization of {name}",
+            context=None if self._observed is None else self._observed.context,
         )
 
     async def _authorize(self, authorizer: Authorizer, request: Subscribe) -> None:
