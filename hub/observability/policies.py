@@ -4,6 +4,9 @@
   gRPC service (only while circuit breaking is on).
 - `hub_cache_hits_total`, `hub_cache_misses_total` counters, `hub_cache_entries` and
   `hub_cache_bytes` gauges (only while caching is on).
+- `hub_policy_store_failures_total{policy}` counter: operations of a policy on Redis that
+  failed, each answered as if Redis were not there (rate limiting admits the call, the
+  cache is bypassed); only for the policies that keep their state in Redis.
 
 Like the event metrics, the policies keep plain counts and a custom collector reads them:
 nothing on the request path, and observability imports no policy, only the shape of what it
@@ -37,15 +40,18 @@ class CacheCounts(Protocol):
 
 class PoliciesCollector(Collector):
     """See the module docstring. `breakers`: each service's breaker state as a number;
-    `cache`: the cache's `stats`, None when caching is off."""
+    `cache`: the cache's `stats`, None when caching is off; `store_failures`: the failed
+    Redis operations of each policy that keeps its state there."""
 
     def __init__(
         self,
         breakers: Mapping[str, Callable[[], int]],
         cache: Callable[[], CacheCounts] | None,
+        store_failures: Mapping[str, Callable[[], int]],
     ) -> None:
         self._breakers = breakers
         self._cache = cache
+        self._store_failures = store_failures
 
     def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
         if self._breakers:
@@ -75,3 +81,13 @@ class PoliciesCollector(Collector):
                 "Memory the cache counts: keys, values and bookkeeping.",
                 value=stats.bytes,
             )
+        if self._store_failures:
+            failures = CounterMetricFamily(
+                "hub_policy_store_failures",
+                "Operations of a gateway policy on Redis that failed, answered as if Redis "
+                "were not there (the call admitted, the cache bypassed).",
+                labels=("policy",),
+            )
+            for policy, read in sorted(self._store_failures.items()):
+                failures.add_metric((policy,), read())
+            yield failures

@@ -89,9 +89,10 @@ class Observability:
         self,
         breakers: Mapping[str, Callable[[], int]],
         cache: Callable[[], CacheCounts] | None,
+        store_failures: Mapping[str, Callable[[], int]],
     ) -> None:
         """Exports the policies' state (`hub.observability.policies`)."""
-        self.registry.register(PoliciesCollector(breakers, cache))
+        self.registry.register(PoliciesCollector(breakers, cache, store_failures))
 
     @property
     def metrics_path(self) -> str:

@@ -113,6 +113,7 @@ class Gateway:
                     for service, breaker in self.policies.breakers.items()
                 },
                 None if caching is None else caching.cache.stats,
+                self.policies.store_failures,
             )
         self.grpc_address = ""
         """The gRPC front end's bound address (actual port), once started."""

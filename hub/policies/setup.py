@@ -8,6 +8,7 @@ naming the key), and builds the `PolicyInterceptor` with the policies that are o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,10 @@ class Policies:
     """The response cache (None when off); `follow(bus)` keeps it current."""
     cache_control: dict[str, str]
     """The `Cache-Control` of REST reads, by wire path (empty when caching is off)."""
+    store_failures: dict[str, Callable[[], int]]
+    """By policy (`rate_limiting`, `caching`) whose state is in Redis: how many of its
+    operations on Redis have failed, each one answered as if Redis were not there (the call
+    admitted, the cache bypassed). Empty without Redis."""
 
 
 def build_policies(
@@ -57,21 +62,24 @@ def build_policies(
         secret = hs256_secret(settings, data_dir) if "HS256" in settings.algorithms else None
         authenticator = Authenticator(settings, secret=secret)
     limiter = None
+    store_failures: dict[str, Callable[[], int]] = {}
     if "rate_limiting" in on:
-        store: RateLimitStore = (
-            MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys)
-            if redis is None
-            else RedisRateLimitStore(redis.policies, redis.prefix)
-        )
+        store: RateLimitStore
+        if redis is None:
+            store = MemoryRateLimitStore(max_keys=gateway.rate_limiting.max_keys)
+        else:
+            store = shared_store = RedisRateLimitStore(redis.policies, redis.prefix)
+            store_failures["rate_limiting"] = lambda: shared_store.failures
         limiter = RateLimiter(store, limits)
     caching = None
     if "caching" in on:
         max_bytes = gateway.caching.max_bytes
-        cache: Cache = (
-            MemoryCache(max_bytes=max_bytes)
-            if redis is None
-            else RedisCache(redis.policies, redis.prefix, max_bytes=max_bytes)
-        )
+        cache: Cache
+        if redis is None:
+            cache = MemoryCache(max_bytes=max_bytes)
+        else:
+            cache = shared_cache = RedisCache(redis.policies, redis.prefix, max_bytes=max_bytes)
+            store_failures["caching"] = lambda: shared_cache.failures
         caching = CachingPolicy(cache, cached.ttls)
     breaking = gateway.circuit_breaking
     breakers = (
@@ -95,6 +103,7 @@ def build_policies(
         breakers=breakers,
         caching=caching,
         cache_control=cached.cache_control if caching is not None else {},
+        store_failures=store_failures,
     )
 
 

@@ -6,26 +6,18 @@ redis-server of the test's own, stopped and started again)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from hub.config import Redis as RedisSettings
 from hub.policies.cache import ENTRY_OVERHEAD, CacheStats
 from hub.policies.cache_redis import RedisCache
 from hub.redisconn import connect as connect_redis
-from tests.redisdb import RedisSpace, connect
-
-START_SECONDS = 10
+from tests.redisdb import RedisSpace, connect, redis_server, unused_port
 
 
 @asynccontextmanager
@@ -124,48 +116,10 @@ async def test_beyond_the_tracked_tags_reads_in_flight_store_nothing(keyspace: R
     assert CacheStats(hits=1, misses=2, entries=1, bytes=1 + 1 + ENTRY_OVERHEAD) == cache.stats()
 
 
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def redis_server(port: int, folder: Path) -> AsyncIterator[None]:
-    """A redis-server of this test's own on `port`, without persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not installed (Debian package redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must provide it")
-        pytest.skip(reason)
-    server = await asyncio.create_subprocess_exec(
-        binary,
-        *("--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-        *("--dir", str(folder)),
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    probe = Redis(port=port, socket_connect_timeout=1)
-    try:
-        async with asyncio.timeout(START_SECONDS):
-            while True:
-                try:
-                    await probe.ping()
-                    break
-                except RedisError:
-                    await asyncio.sleep(0.05)
-        yield
-    finally:
-        await probe.aclose()
-        server.terminate()
-        await server.wait()
-
-
 async def test_a_failing_redis_is_bypassed_then_the_cache_is_cleared_before_use(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = _unused_port()
+    port = unused_port()
     clients = connect_redis(RedisSettings(url=f"redis://127.0.0.1:{port}/0"))
     assert clients is not None
     client = clients.policies  # as the hub makes it: short timeouts, one retry

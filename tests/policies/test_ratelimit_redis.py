@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import pytest
 from redis.asyncio import Redis
 
 from hub.policies.ratelimit import Limit, RateLimiter
 from hub.policies.ratelimit_redis import RedisRateLimitStore
-from tests.redisdb import RedisSpace, connect
+from tests.redisdb import RedisSpace, connect, unused_port
 
 NO_REFILL = Limit(rate=0.001, burst=10)
 """Ten calls, then one more every 1000 s: nothing refills during a test."""
@@ -69,15 +68,8 @@ async def test_a_bucket_expires_when_it_would_be_full_again(keyspace: RedisSpace
     assert 0 < ttl_ms <= 100_000
 
 
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_calls_are_admitted_while_redis_fails(caplog: pytest.LogCaptureFixture) -> None:
-    client = Redis.from_url(f"redis://127.0.0.1:{_unused_port()}/0", socket_connect_timeout=1)
+    client = Redis.from_url(f"redis://127.0.0.1:{unused_port()}/0", socket_connect_timeout=1)
     store = RedisRateLimitStore(client, "hub")
     try:
         with caplog.at_level(logging.WARNING, logger="hub.policies.ratelimit_redis"):
