@@ -1,10 +1,7 @@
 """Every metric the rules and dashboards of deploy/ read exists: in the fixed catalogue, and
 in the live `/metrics` of a whole hub after a short workload through every front end (REST
 with a 404 and a 400, gRPC, a WebSocket subscription receiving events, signups, a plan
-upgrade and mindmap writes for the business metrics).
-
-The live test needs the hub's `/metrics` (the observability work of issue 6); until it is
-merged, that one test fails by design."""
+upgrade and mindmap writes for the business metrics)."""
 
 from __future__ import annotations
 
