@@ -34,6 +34,7 @@ from hub.config import ROLES, ConfigError, Role, load_settings
 from hub.listening import ListenError
 from hub.observability.logging import configure_logging
 from hub.policies.auth import hs256_secret, mint_token
+from hub.storage.migrations import SchemaTooNewError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,7 +100,9 @@ async def _run(hub: Hub) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         await hub.start()
-    except (ListenError, OSError) as error:  # address taken, data folder not writable...
+    # An address taken, a data folder not writable, a database unreachable or written by a
+    # newer hub: one line, no traceback.
+    except (ListenError, OSError, SchemaTooNewError) as error:
         logger.error("cannot start: %s", error)
         return EXIT_FAILED
     logger.info("serving as role %s", hub.role)

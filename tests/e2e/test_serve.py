@@ -7,6 +7,7 @@ an HTTP client, for the REST front end).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from hub.contracts.user.v1.user_pb2 import (
     ListUsersRequest,
     User,
 )
+from hub.storage.sqlite_schema import LATEST_VERSION
 from tests.backings import StorageSection
 from tests.postgres import fresh_schema
 
@@ -326,6 +328,34 @@ def test_second_hub_on_a_used_http_port_fails_clearly(launcher: Launcher, tmp_pa
     with httpx.Client(base_url=f"http://{first.http_address}") as http:
         assert 200 == http.get("/api/v1/users").status_code
     assert 0 == first.terminate()
+
+
+def test_a_database_of_a_newer_hub_stops_serve_with_exit_1_and_the_reason(
+    launcher: Launcher,
+) -> None:
+    """A SQLite file whose schema a newer hub wrote (a rollback to an older release): one
+    line naming the file and both versions, exit 1, no traceback; the schema is left as it
+    was (nothing migrated, no table made)."""
+    database = launcher.tmp_path / "data" / "hub.sqlite3"
+    database.parent.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute("PRAGMA user_version = 99")
+
+    ended = launcher.run(launcher.config("hub"))
+
+    assert 1 == ended.returncode
+    assert "Traceback" not in ended.stderr
+    (line,) = [json.loads(line) for line in ended.stderr.splitlines()]
+    assert ("error", "hub") == (line["level"], line["logger"])
+    assert line["event"] == (
+        f"cannot start: database {database} has schema version 99, but this hub knows versions"
+        f" up to {LATEST_VERSION}: run a newer hub"
+    )
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        assert (99, 0) == (
+            connection.execute("PRAGMA user_version").fetchone()[0],
+            connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0],
+        )
 
 
 def test_second_hub_on_a_used_port_fails_clearly(launcher: Launcher, tmp_path: Path) -> None:
