@@ -179,6 +179,7 @@ class Gateway:
             self.rest_routes,
             settings=settings.http,
             cache_control=self.policies.cache_control,
+            anonymous=None if self.policies.authenticator is None else self.policies.anonymous,
         )
         graphql = GraphQLApp(
             build_schema(settings.graphql, introspection=settings.graphql_introspection()),

@@ -33,6 +33,8 @@ class Policies:
     """Applies them to every backend call (`BackendClient(interceptors=...)`)."""
     authenticator: Authenticator | None
     """Who is calling, for front ends that need to know before any call (None when off)."""
+    anonymous: frozenset[str]
+    """The wire paths of the RPCs open without credentials (with authentication on)."""
     breakers: dict[str, CircuitBreaker]
     """The circuit breaker of each backend's gRPC service (none when off)."""
     caching: CachingPolicy | None
@@ -100,6 +102,7 @@ def build_policies(
     return Policies(
         interceptor=interceptor,
         authenticator=authenticator,
+        anonymous=anonymous,
         breakers=breakers,
         caching=caching,
         cache_control=cached.cache_control if caching is not None else {},

@@ -87,6 +87,24 @@ async def test_bad_credentials_are_refused_even_on_an_anonymous_rpc(hub: Running
     assert (grpc.StatusCode.UNAUTHENTICATED, "TOKEN_INVALID") == (refused.code, refused.reason)
 
 
+async def test_the_served_openapi_document_declares_the_bearer_scheme(hub: RunningHub) -> None:
+    """`/openapi.json` of a hub with authentication on: bearer tokens required but where the
+    RPC is anonymous, and a real 401 is a response the document lists for its operation."""
+    async with httpx.AsyncClient(base_url=hub.http_url) as client:
+        document = (await client.get("/openapi.json")).json()
+        refused = await client.get(f"/api/v1/users/{await _user(hub)}")
+    operations = {
+        operation["operationId"]: operation
+        for item in document["paths"].values()
+        for operation in item.values()
+    }
+    assert [{"bearerAuth": []}] == document["security"]
+    assert "bearer" == document["components"]["securitySchemes"]["bearerAuth"]["scheme"]
+    assert [{}, {"bearerAuth": []}] == operations["UserService_CreateUser"]["security"]
+    assert 401 == refused.status_code
+    assert "401" in operations["UserService_GetUser"]["responses"]
+
+
 async def test_rest_answers_401_with_a_bearer_challenge(hub: RunningHub) -> None:
     user_id = await _user(hub)
     async with httpx.AsyncClient(base_url=hub.http_url) as http:

@@ -61,14 +61,19 @@ def create_rest_app(
     *,
     settings: Http,
     cache_control: Mapping[str, str] | None = None,
+    anonymous: frozenset[str] | None = None,
 ) -> RestApp:
     """The app serving `routes` (the exposed ones), each through `caller.unary_bytes`, with
     their OpenAPI document at `/openapi.json` and a Swagger UI page at `/docs`.
-    `cache_control`: the `Cache-Control` of GET routes, by the wire path of their RPC."""
+    `cache_control`: the `Cache-Control` of GET routes, by the wire path of their RPC;
+    `anonymous`: None when authentication is off, else the wire paths of the RPCs open
+    without credentials (the document's security, `build_openapi`)."""
     cache_control = cache_control or {}
     schemas = Schemas(routes)
     renderer = JsonRenderer()
-    document = build_openapi(routes, schemas, title=API_TITLE, version=version("hub"))
+    document = build_openapi(
+        routes, schemas, title=API_TITLE, version=version("hub"), anonymous=anonymous
+    )
     endpoints = [
         Endpoint(
             route,

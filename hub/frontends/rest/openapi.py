@@ -20,8 +20,12 @@ OpenAPI forbids two paths that differ only in parameter names).
   `problems.problem` writes them), one response per status the app can answer for the
   route: 400, 404, 409, 429, 500, 503 and 504 for every route (the gRPC table of
   `problems.http_status` over the codes a backend call can end with), 412 where `If-Match`
-  applies, 413 and 415 where a body is read. 405 and an unknown path's 404 belong to no
-  operation and are not listed.
+  applies, 413 and 415 where a body is read, 401 and 403 when authentication is on. 405 and
+  an unknown path's 404 belong to no operation and are not listed;
+- with authentication on (`anonymous` given), the `bearerAuth` security scheme (a JWT as
+  `Authorization: Bearer`) is required by the whole document, and optional on the
+  operations whose RPC is open without credentials (`security: [{}, {bearerAuth: []}]`).
+  The committed document (`hub gen`) describes the default configuration, without it.
 """
 
 from __future__ import annotations
@@ -66,6 +70,11 @@ _ENTITY_TAG = '^"[\\x21\\x23-\\x7e]+"$'
 # The error responses, by status: component name and description.
 _ERRORS: dict[int, tuple[str, str]] = {
     400: ("BadRequest", "The request is invalid: its fields, its JSON or its headers."),
+    401: (
+        "Unauthorized",
+        "Credentials are missing or not good; `WWW-Authenticate` names the scheme and why.",
+    ),
+    403: ("Forbidden", "The caller may not do this, or not to this resource."),
     404: ("NotFound", "The resource (or one the request names) does not exist."),
     409: ("Conflict", "It exists already, or it changed meanwhile (a stale etag)."),
     412: ("PreconditionFailed", "The `If-Match` entity tag is not the resource's etag."),
@@ -77,16 +86,27 @@ _ERRORS: dict[int, tuple[str, str]] = {
     504: ("GatewayTimeout", "The deadline (`X-Request-Timeout`) passed before an answer."),
 }
 _ALWAYS = (400, 404, 409, 429, 500, 503, 504)
+_AUTHENTICATED = (401, 403)
+BEARER = "bearerAuth"
+"""The name of the security scheme of bearer tokens."""
 
 
 def build_openapi(
-    routes: Sequence[HttpRoute], schemas: Schemas, *, title: str, version: str
+    routes: Sequence[HttpRoute],
+    schemas: Schemas,
+    *,
+    title: str,
+    version: str,
+    anonymous: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of `routes`, with the JSON Schemas of `schemas`."""
+    """The OpenAPI 3.1 document of `routes`, with the JSON Schemas of `schemas`.
+    `anonymous`: None when authentication is off, else the wire paths of the RPCs open
+    without credentials."""
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, dict[str, Any]] = {}
     seen: dict[str, int] = {}
     shapes: dict[str, list[str]] = {}  # path with `{}` for parameters -> their names
+    statuses: set[int] = set()  # the error statuses some operation answers
     for route in routes:
         variables = [variable.name for variable in route.template.variables]
         shape = _VARIABLE.sub("{}", route.template.openapi_path)
@@ -107,18 +127,33 @@ def build_openapi(
                 f"{route.http_method} {path} is bound twice "
                 f"({item[method]['operationId']} and {operation_id})"
             )
-        item[method] = _operation(route, schemas, operation_id, service.name, renamed)
-    return {
+        item[method] = operation = _operation(
+            route, schemas, operation_id, service.name, renamed, anonymous
+        )
+        statuses.update(int(status) for status in operation["responses"] if status != "200")
+    document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": version, "description": _API_DESCRIPTION},
         "tags": list(tags.values()),
         "paths": paths,
         "components": {
             "schemas": {**schemas.components(), **_problem_schemas()},
-            "responses": _error_responses(),
-            "headers": _headers(),
+            "responses": _error_responses(statuses),
+            "headers": _headers(challenge=anonymous is not None),
         },
     }
+    if anonymous is not None:
+        document["security"] = [{BEARER: []}]
+        document["components"]["securitySchemes"] = {
+            BEARER: {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "A JWT the gateway's authentication accepts "
+                "(`Authorization: Bearer <token>`).",
+            }
+        }
+    return document
 
 
 def _tag(name: str, description: str | None) -> dict[str, Any]:
@@ -134,9 +169,10 @@ def _operation(
     operation_id: str,
     tag: str,
     renamed: dict[str, str],
+    anonymous: frozenset[str] | None,
 ) -> dict[str, Any]:
     """The operation of `route`; `renamed` maps its path variables to the parameter names
-    of the path it is documented under."""
+    of the path it is documented under; `anonymous` as `build_openapi`'s."""
     operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag]}
     description = schemas.description(route.method.full_name)
     if description:
@@ -167,7 +203,16 @@ def _operation(
             if said:
                 request_body["description"] = said
         operation["requestBody"] = request_body
-    statuses = [*_ALWAYS, *([412] if conditional else []), *([413, 415] if body else [])]
+    statuses = [
+        *_ALWAYS,
+        *([412] if conditional else []),
+        *([413, 415] if body else []),
+        *(_AUTHENTICATED if anonymous is not None else ()),
+    ]
+    if anonymous is not None:
+        service = route.method.containing_service.full_name
+        if f"/{service}/{route.method.name}" in anonymous:
+            operation["security"] = [{}, {BEARER: []}]  # credentials optional
     responses: dict[str, Any] = {"200": _success(route, schemas)}
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/{_ERRORS[status][0]}"}
@@ -196,8 +241,9 @@ def _first_sentence(text: str) -> str:
     return paragraph if end < 0 else paragraph[: end + 1]
 
 
-def _headers() -> dict[str, Any]:
-    return {
+def _headers(*, challenge: bool) -> dict[str, Any]:
+    """The response headers, as components; `challenge`: with `WWW-Authenticate` (401)."""
+    headers: dict[str, Any] = {
         "ETag": {
             "description": "The etag of the returned resource, quoted; send it back in "
             "`If-Match` to make a write conditional.",
@@ -212,14 +258,26 @@ def _headers() -> dict[str, Any]:
             "schema": {"type": "string", "pattern": "^[0-9]+$"},
         },
     }
+    if challenge:
+        headers["WWWAuthenticate"] = {
+            "description": "The `Bearer` challenge (RFC 6750), with `error` and "
+            "`error_description` when credentials were sent but are not good.",
+            "schema": {"type": "string"},
+        }
+    return headers
 
 
-def _error_responses() -> dict[str, Any]:
+def _error_responses(statuses: set[int]) -> dict[str, Any]:
+    """The error responses of `statuses`, as components."""
     responses: dict[str, Any] = {}
     for status, (name, description) in sorted(_ERRORS.items()):
+        if status not in statuses:
+            continue
         headers: dict[str, Any] = {"X-Request-Id": {"$ref": "#/components/headers/XRequestId"}}
         if status == 429:
             headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+        elif status == 401:
+            headers["WWW-Authenticate"] = {"$ref": "#/components/headers/WWWAuthenticate"}
         responses[name] = {
             "description": description,
             "headers": headers,

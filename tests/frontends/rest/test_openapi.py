@@ -259,6 +259,33 @@ def test_each_operation_lists_the_statuses_the_app_can_answer(
     assert statuses == documented
 
 
+def test_with_authentication_on_bearer_tokens_are_the_documents_security(
+    exposed: list[HttpRoute], document: dict[str, Any]
+) -> None:
+    """The `bearerAuth` scheme is required by the document, optional where the RPC is open
+    without credentials; every operation lists 401 (with its challenge) and 403. The
+    default configuration's document has none of it."""
+    create = f"/{USERS}/CreateUser"
+    secured = build_openapi(
+        exposed, Schemas(exposed), title="hub", version="1.2.3", anonymous=frozenset({create})
+    )
+    validate_openapi(secured)
+    assert [{"bearerAuth": []}] == secured["security"]
+    assert {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}.items() <= secured[
+        "components"
+    ]["securitySchemes"]["bearerAuth"].items()
+    by_id = operations(secured)
+    assert [{}, {"bearerAuth": []}] == by_id["UserService_CreateUser"]["security"]
+    assert "security" not in by_id["UserService_GetUser"]
+    assert all({"401", "403"} <= operation["responses"].keys() for operation in by_id.values())
+    unauthorized = resolve(secured, by_id["UserService_GetUser"]["responses"]["401"])
+    assert "WWW-Authenticate" in unauthorized["headers"]
+
+    assert "security" not in document
+    assert "securitySchemes" not in document["components"]
+    assert {"Unauthorized", "Forbidden"}.isdisjoint(document["components"]["responses"])
+
+
 def test_etag_is_documented_where_the_app_sends_it(document: dict[str, Any]) -> None:
     """On user and mindmap answers (and node operations, which answer the mindmap), not on
     lists or deletions."""
