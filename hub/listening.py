@@ -35,9 +35,12 @@ class ListenError(Exception):
         self.reason = reason
 
 
-def server_options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    """Options of every grpc server the hub runs."""
-    return [
+def server_options(
+    max_message_bytes: int, max_connection_age: tuple[float, float] | None = None
+) -> list[tuple[str, Any]]:
+    """Options of every grpc server the hub runs; `max_connection_age`: (age, grace) in
+    seconds after which the server asks a client to reconnect (None: never)."""
+    options: list[tuple[str, Any]] = [
         # A second server on a used port must fail, not silently share the traffic.
         ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -45,6 +48,11 @@ def server_options(max_message_bytes: int) -> list[tuple[str, Any]]:
         # Accept the keepalive pings that BackendClient sends on long-lived calls.
         ("grpc.http2.min_ping_interval_without_data_ms", KEEPALIVE_TIME_MS // 2),
     ]
+    if max_connection_age is not None:
+        age, grace = max_connection_age
+        options.append(("grpc.max_connection_age_ms", round(age * 1000)))
+        options.append(("grpc.max_connection_age_grace_ms", round(grace * 1000)))
+    return options
 
 
 def listen(server: aio.Server, address: str) -> str:

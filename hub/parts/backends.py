@@ -120,9 +120,14 @@ class Backends:
         if self._observability is not None:
             # First in line: it sees every call.
             interceptors.insert(0, self._observability.server_interceptor("backend"))
+        service = self._settings.service(name)
+        age = service.max_connection_age_seconds
         server = aio.server(
             interceptors=interceptors,
-            options=server_options(self._settings.grpc.max_message_bytes),
+            options=server_options(
+                self._settings.grpc.max_message_bytes,
+                None if age is None else (age, service.max_connection_age_grace_seconds),
+            ),
         )
         match name:
             case "user-service":

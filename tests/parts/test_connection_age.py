@@ -1,0 +1,56 @@
+"""A backend's server asks the gateway to reconnect once a connection reaches
+`services.<name>.max_connection_age_seconds` (gRPC's `max_connection_age`): the gateway makes
+a new connection (and resolves a `dns:///` target again, so replicas added behind the name
+get calls), and no call fails on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
+from hub.testing import running_hub
+
+SECONDS = 3.0
+AGE_SECONDS = 0.5
+
+
+def _client_ports(backend_port: int) -> set[int]:
+    """The local ports of this process's connections to `backend_port`."""
+    return {
+        connection.laddr.port
+        for connection in psutil.Process().net_connections(kind="tcp")
+        if connection.raddr and connection.raddr.port == backend_port
+    }
+
+
+async def test_an_aged_connection_is_replaced_without_failing_a_call(tmp_path: Path) -> None:
+    services = {
+        "user-service": {"listen": "127.0.0.1:0", "max_connection_age_seconds": AGE_SECONDS},
+        "mindmap-service": {"listen": "127.0.0.1:0"},
+    }
+    async with running_hub(tmp_path, "tcp", services=services) as running:
+        address = next(
+            bound for what, bound in running.hub.listening().items() if what.startswith("user-")
+        )
+        backend_port = int(address.rpartition(":")[2])
+        created = await running.users.CreateUser(
+            CreateUserRequest(user=User(email="ada@example.com", display_name="Ada"))
+        )
+        ports: set[int] = set()
+        statuses: list[int] = []
+        async with httpx.AsyncClient(base_url=running.http_url) as http:
+            deadline = time.monotonic() + SECONDS
+            while time.monotonic() < deadline:
+                response = await http.get(f"/api/v1/users/{created.user.id}")
+                statuses.append(response.status_code)
+                ports |= _client_ports(backend_port)
+                await asyncio.sleep(0.01)
+
+    assert {200} == set(statuses)
+    # One connection per age at least (gRPC jitters the age by up to 10%).
+    assert len(ports) >= SECONDS / (AGE_SECONDS * 1.1) - 1
