@@ -46,6 +46,7 @@ was sampled.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from random import getrandbits
@@ -146,7 +147,8 @@ class Tracing:
         if exporter is not None:
             processor = SimpleSpanProcessor(exporter)
         elif settings.exporter == "console":
-            processor = BatchSpanProcessor(ConsoleSpanExporter())
+            # The stdout of now (its default is the one of when the SDK was imported).
+            processor = BatchSpanProcessor(ConsoleSpanExporter(out=sys.stdout))
         elif settings.exporter == "otlp":
             endpoint = settings.otlp_endpoint
             processor = BatchSpanProcessor(
