@@ -56,10 +56,14 @@ class ClientObservability:
         """The metrics and trace data of `method` (call once per multicallable)."""
         return Method(self._metrics.method(kind, method), method)
 
-    def outgoing(self, metadata: _Metadata, hop: Hop, traceparent: str) -> _Metadata:
-        """`metadata` with `traceparent` ("": none to add) and the request id of `hop`."""
+    def outgoing(
+        self, metadata: _Metadata, hop: Hop, *, traced: bool, traceparent: str = ""
+    ) -> _Metadata:
+        """`metadata` with the request id of `hop` and `traceparent` ("": none to add).
+        `traced`: the call carries the hop's trace context (in `traceparent`, or added by the
+        instrumentation)."""
         # Sent no `x-request-id`, the backend takes the trace id as request id (context.py).
-        request_id = "" if hop.trace_id and hop.request_id == hop.trace_id else hop.request_id
+        request_id = "" if traced and hop.request_id == hop.trace_id else hop.request_id
         if not traceparent and not request_id:
             return metadata
         pairs = []
@@ -116,14 +120,16 @@ class _Observing:
                     details = aio.ClientCallDetails(
                         method.path,
                         timeout,
-                        self._owner.outgoing(metadata, hop, ""),
+                        self._owner.outgoing(metadata, hop, traced=True),
                         credentials,
                         wait_for_ready,
                     )
                     return self._traced(tracing, details, request, compression)
-                metadata = self._owner.outgoing(metadata, hop, hop.traceparent)
+                metadata = self._owner.outgoing(
+                    metadata, hop, traced=True, traceparent=hop.traceparent
+                )
             else:
-                metadata = self._owner.outgoing(metadata, hop, "")
+                metadata = self._owner.outgoing(metadata, hop, traced=False)
         return self._inner(
             request,
             timeout=timeout,
