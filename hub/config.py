@@ -429,6 +429,10 @@ class Postgresql(_Section):
     """Connections each process keeps open, made at start-up (which fails without them)."""
     max_connections: Annotated[int, Field(ge=1)] = 10
     """Connections each process may open at most; more work waits for one to be free."""
+    acquire_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    """How long work waits for a free connection (all in use, or none to be made because
+    the database is down) before it is refused as UNAVAILABLE (psycopg_pool's own default
+    is 30 s, longer than most callers' deadlines)."""
 
     @field_validator("max_connections")
     @classmethod

@@ -160,7 +160,8 @@ class _Target:
 class PostgresStore:
     """A `hub.storage.store.Store` on the PostgreSQL database at `dsn` (a libpq connection
     string or URI; `ValueError` if it is neither), through a pool of `min_connections` to
-    `max_connections` connections.
+    `max_connections` connections; work that finds none free within
+    `acquire_timeout_seconds` is `Unavailable`.
 
     `on_commit`, if given, is called in the event loop after every committed write (the
     composition root wakes the event relay with it).
@@ -172,6 +173,7 @@ class PostgresStore:
         *,
         min_connections: int = 1,
         max_connections: int = 10,
+        acquire_timeout_seconds: float = 5.0,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         params = _parse(dsn)
@@ -180,6 +182,7 @@ class PostgresStore:
         self._database = describe(dsn)
         self._min_connections = min_connections
         self._max_connections = max_connections
+        self._acquire_timeout = acquire_timeout_seconds
         self._on_commit = on_commit
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._running = 0
@@ -209,6 +212,7 @@ class PostgresStore:
             kwargs={"autocommit": True, "row_factory": dict_row},
             min_size=self._min_connections,
             max_size=self._max_connections,
+            timeout=self._acquire_timeout,
             open=False,
             name="hub-store",
         )

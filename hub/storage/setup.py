@@ -29,6 +29,7 @@ def build_store(settings: Settings, *, on_commit: Callable[[int], None] | None =
                     postgresql.dsn.get_secret_value(),
                     min_connections=postgresql.min_connections,
                     max_connections=postgresql.max_connections,
+                    acquire_timeout_seconds=postgresql.acquire_timeout_seconds,
                     on_commit=on_commit,
                 )
             except ValueError as error:

@@ -20,7 +20,7 @@ from hub.contracts.user.v1 import user_pb2_grpc
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, GetUserRequest, User
 from hub.errors import Unavailable
 from hub.storage.migrations import SchemaTooNewError
-from hub.storage.postgres import PostgresStore
+from hub.storage.postgres import OUTBOX_LOCK, PostgresStore
 from hub.storage.postgres_schema import LATEST_VERSION, migrate, schema_version
 from hub.storage.store import StoreUnavailableError
 from tests.backends.support import error_info, serve
@@ -256,6 +256,49 @@ async def test_losing_the_database_is_unavailable_and_the_store_recovers(dsn: st
         assert 1 == len(await outbox(store))
     finally:
         await store.close()
+
+
+async def test_work_that_finds_no_free_connection_in_time_is_unavailable(dsn: str) -> None:
+    """The pool's one connection held by a write that waits (on the write lock, held here by
+    another session): a read is refused `Unavailable` once `acquire_timeout_seconds` has
+    passed, not after psycopg_pool's 30 s; the write commits once the lock is free."""
+    name = f"hub-busy-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(
+        make_conninfo(dsn, application_name=name),
+        min_connections=1,
+        max_connections=1,
+        acquire_timeout_seconds=0.2,
+    )
+    await store.open()
+    try:
+        async with await connect(dsn) as other:
+            await other.execute("SELECT pg_advisory_lock(%s)", (OUTBOX_LOCK,))
+            write = asyncio.create_task(add_user(store))
+            try:
+                async with asyncio.timeout(10):  # far below the pool's own 30 s
+                    while not await _waiting_on_the_lock(other, name):  # noqa: ASYNC110 - no event to wait on
+                        await asyncio.sleep(0.01)
+                    with pytest.raises(Unavailable):
+                        await store.list_users(0, 10)
+            finally:
+                await other.execute("SELECT pg_advisory_unlock(%s)", (OUTBOX_LOCK,))
+            user = await write
+        assert [user.id] == [row.message.id for row in await store.list_users(0, 10)]
+    finally:
+        await store.close()
+
+
+async def _waiting_on_the_lock(
+    admin: psycopg.AsyncConnection[psycopg.rows.TupleRow], application_name: str
+) -> bool:
+    """Whether a connection of `application_name` waits for a lock."""
+    cursor = await admin.execute(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE application_name = %s AND wait_event_type = 'Lock'",
+        (application_name,),
+    )
+    row = await cursor.fetchone()
+    return row is not None and row[0] > 0
 
 
 async def test_a_backend_answers_unavailable_while_its_database_is_lost(dsn: str) -> None:
