@@ -376,7 +376,8 @@ class Service(_Section):
     make a new one (gRPC's `max_connection_age`, a GOAWAY, with gRPC's ±10% jitter; calls
     in flight go on for `max_connection_age_grace_seconds`). A gateway resolves a `dns:///`
     target again when a connection goes, so replicas added behind the name get calls within
-    about this long. None: connections are kept for ever."""
+    about this long. Only on a TCP `listen` (a unix socket has one client process and no
+    name to resolve). None: connections are kept for ever."""
     max_connection_age_grace_seconds: Annotated[float, Field(gt=0)] = 30.0
     """How long calls still running on an aged connection may take to finish (its health
     watch, which the gateway opens again on the new connection, is cut then)."""

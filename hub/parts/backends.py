@@ -36,7 +36,7 @@ from hub.contracts.user.v1 import user_pb2_grpc
 from hub.events.bus import EventBus
 from hub.events.relay import Relay
 from hub.health import HealthServicer
-from hub.listening import dial_target, listen, server_options
+from hub.listening import UNIX_PREFIX, dial_target, listen, server_options
 from hub.observability.stack import Observability
 from hub.storage.setup import build_store
 from hub.storage.store import Store
@@ -122,6 +122,10 @@ class Backends:
             interceptors.insert(0, self._observability.server_interceptor("backend"))
         service = self._settings.service(name)
         age = service.max_connection_age_seconds
+        if self._settings.service_listen(name).startswith(UNIX_PREFIX):
+            # One client process on this machine and no name to resolve again: ageing its
+            # connection would only blink the gateway's health while it reconnects.
+            age = None
         server = aio.server(
             interceptors=interceptors,
             options=server_options(

@@ -1,16 +1,19 @@
 """A backend's server asks the gateway to reconnect once a connection reaches
 `services.<name>.max_connection_age_seconds` (gRPC's `max_connection_age`): the gateway makes
 a new connection (and resolves a `dns:///` target again, so replicas added behind the name
-get calls), and no call fails on the way."""
+get calls), and no call fails on the way. Not on a unix socket (the embedded default), where
+there is nothing to resolve and the reconnection would only blink the front end's health."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
 import httpx
 import psutil
+from grpc_health.v1 import health_pb2
 
 from hub.contracts.user.v1.user_pb2 import CreateUserRequest, User
 from hub.testing import running_hub
@@ -54,3 +57,20 @@ async def test_an_aged_connection_is_replaced_without_failing_a_call(tmp_path: P
     assert {200} == set(statuses)
     # One connection per age at least (gRPC jitters the age by up to 10%).
     assert len(ports) >= SECONDS / (AGE_SECONDS * 1.1) - 1
+
+
+async def test_a_unix_socket_connection_is_not_aged(tmp_path: Path) -> None:
+    """With the age set on a backend that listens on a unix socket, the front end's overall
+    health, watched for a few ages, never leaves SERVING (an aged connection would show as
+    a NOT_SERVING blink while the gateway reconnects)."""
+    services = {"user-service": {"max_connection_age_seconds": AGE_SECONDS}}
+    async with running_hub(tmp_path, services=services) as running:
+        statuses = []
+        watch = running.health.Watch(health_pb2.HealthCheckRequest(service=""))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SECONDS):
+                async for reply in watch:
+                    statuses.append(reply.status)
+        watch.cancel()
+
+    assert [health_pb2.HealthCheckResponse.SERVING] == statuses
