@@ -16,7 +16,9 @@ events are not a backend's, so there is nothing to forward.
 
 Health (`grpc.health.v1`): one status per forwarded service (by its full gRPC name), SERVING
 while `BackendClient` has a replica of the backend that is reachable and reports SERVING in
-its own health service (the client health-checks every replica), and NOT_SERVING too while
+its own health service (the client health-checks every replica; a loss that mends within
+`RECONNECT_GRACE_SECONDS`, such as a connection replaced at its maximum age, is not
+reported, as Envoy's health checks want several failures in a row), and NOT_SERVING too while
 the service's circuit breaker is open (half-open reports SERVING again, so that traffic
 comes back to probe it); EventService SERVING while the front end runs; the overall status
 `""`, SERVING only while every backend is. `drain()` turns them all NOT_SERVING for good and
@@ -28,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any
 
 import grpc
 from grpc import aio
@@ -65,6 +68,9 @@ _HOP_KEYS = frozenset(
 )
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+RECONNECT_GRACE_SECONDS = 0.5
+"""How long a backend may be unreachable before its service is reported NOT_SERVING: the
+gateway's channel is not READY for a few milliseconds while it replaces a connection."""
 
 
 def _is_call_metadata(key: str) -> bool:
@@ -150,6 +156,8 @@ class GrpcFrontend:
         """Services whose circuit breaker is open."""
         self._reports: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+        self._losing: dict[str, asyncio.TimerHandle] = {}
+        """Services whose backend is unreachable, not yet for RECONNECT_GRACE_SECONDS."""
         self._drained = False
 
     def add_to_server(self, server: aio.Server) -> None:
@@ -195,7 +203,7 @@ class GrpcFrontend:
         await self._health.enter_graceful_shutdown()
         if self._events is not None:
             self._events.drain()
-        for timer in self._timers:
+        for timer in [*self._timers, *self._losing.values()]:
             timer.cancel()
         tasks = [*self._mirrors, *self._reports]
         for task in tasks:
@@ -206,10 +214,32 @@ class GrpcFrontend:
         self._mirrors = []
 
     async def _mirror(self, name: ServiceName) -> None:
-        """Follows whether the backend has a replica that is reachable and SERVING."""
+        """Follows whether the backend has a replica that is reachable and SERVING; a service
+        reported SERVING turns NOT_SERVING once its backend has been unreachable for
+        RECONNECT_GRACE_SECONDS."""
         service = SERVICE_DESCRIPTORS[name].full_name
+        loop = asyncio.get_running_loop()
         async for reachable in self._client.reachability(name):
-            await self._set(service, reachable)
+            losing = self._losing.pop(service, None)
+            if losing is not None:
+                losing.cancel()
+            if reachable or not self._serving[service]:
+                await self._set(service, reachable)
+            else:
+                self._losing[service] = loop.call_later(
+                    RECONNECT_GRACE_SECONDS, self._lost, service
+                )
+
+    def _lost(self, service: str) -> None:
+        """Its backend stayed unreachable for the grace: reports the service NOT_SERVING."""
+        del self._losing[service]
+        self._report_soon(service, self._set(service, False))
+
+    def _report_soon(self, service: str, report: Coroutine[Any, Any, None]) -> None:
+        """Runs `report` (of `service`'s health) in a task that `drain` waits for."""
+        task = asyncio.get_running_loop().create_task(report, name=f"health report of {service}")
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
 
     def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
         """Reports each service NOT_SERVING while its breaker (by service name) is open."""
@@ -225,11 +255,7 @@ class GrpcFrontend:
             # so that health says SERVING again without waiting for traffic.
             loop = asyncio.get_running_loop()
             self._timers.append(loop.call_later(breaker.open_for, lambda: breaker.state))
-        report = asyncio.get_running_loop().create_task(
-            self._report(service), name=f"health report of {service}"
-        )
-        self._reports.add(report)
-        report.add_done_callback(self._reports.discard)
+        self._report_soon(service, self._report(service))
 
     async def _set(self, service: str, serving: bool) -> None:
         self._serving[service] = serving

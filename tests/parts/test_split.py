@@ -103,8 +103,9 @@ async def test_a_gateway_is_not_ready_while_a_backend_has_no_reachable_replica(
     split: Split,
 ) -> None:
     """/readyz and gRPC health follow the backends: with the mindmaps process gone, the
-    gateway is not ready (503, saying which) and reports MindmapService NOT_SERVING, while
-    calls to the user service still work."""
+    gateway is not ready (503, saying which) and reports MindmapService NOT_SERVING (once
+    the loss has outlasted the front end's reconnection grace), while calls to the user
+    service still work."""
     ready = await _get(split.gateway, "/readyz")
     await split.mindmaps.stop(grace=0)
     await until_reachable(split.gateway, ["mindmap-service"], False)
@@ -112,7 +113,11 @@ async def test_a_gateway_is_not_ready_while_a_backend_has_no_reachable_replica(
     async with aio.insecure_channel(dial_target(split.gateway.grpc_address)) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="hub.mindmap.v1.MindmapService")
-        status = (await health.Check(request)).status
+        async with asyncio.timeout(WAIT_SECONDS):
+            async for reply in health.Watch(request):
+                if reply.status != health_pb2.HealthCheckResponse.SERVING:
+                    break
+        status = reply.status
         with pytest.raises(aio.AioRpcError) as not_found:
             await user_pb2_grpc.UserServiceStub(channel).GetUser(GetUserRequest(id="nobody"))
 
