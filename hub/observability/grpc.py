@@ -126,12 +126,6 @@ class ServerObservability(aio.ServerInterceptor):
     def _wrap(self, method: str, handler: _Handler) -> tuple[_Handler, Method]:
         kind = _grpc_type(handler.request_streaming, handler.response_streaming)
         called = Method(self._metrics.method(kind, method, self._server), method)
-        if handler.response_streaming and not inspect.isasyncgenfunction(
-            handler.stream_stream if handler.request_streaming else handler.unary_stream
-        ):
-            # The instrumentation iterates a streaming handler's messages: one that writes
-            # them with `context.write` instead gets no span.
-            called.traced = False
         return self._wrap_behaviour(kind, called, handler), called
 
     def _wrap_behaviour(self, kind: str, called: Method, handler: _Handler) -> _Handler:
@@ -190,7 +184,9 @@ class ServerObservability(aio.ServerInterceptor):
     ) -> Callable[..., Any]:
         metrics = called.metrics
         if not inspect.isasyncgenfunction(inner):
-            # A handler that writes with `context.write`: messages sent cannot be seen here.
+            # A handler that writes with `context.write`: messages sent cannot be seen here,
+            # and it gets no span (the instrumentation iterates a streaming handler's messages).
+            called.traced = False
             return self._unary(called, inner, streamed_request=streamed_request)
 
         async def handle(
