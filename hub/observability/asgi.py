@@ -155,8 +155,9 @@ class ObservabilityMiddleware:
         return hop, otel_context.attach(trace.set_span_in_context(hop.span))
 
     def _end(self, hop: Hop, token: object, method: str, endpoint: str, status: int) -> None:
-        self._hops.end(hop, method, endpoint, status)
+        """Ends the span `_begin` made current, if it did (a token: the hop has a span)."""
         if token is not None:
+            self._hops.end(hop, method, endpoint, status)
             otel_context.detach(token)  # type: ignore[arg-type]
 
     async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
