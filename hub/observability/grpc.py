@@ -55,11 +55,6 @@ UNTRACED_SERVICES = frozenset(
 )
 
 
-def code_name(code: grpc.StatusCode) -> str:
-    """The `grpc_code` label value of `code` (`NotFound`)."""
-    return CODE_NAMES[code]
-
-
 def _grpc_type(client_streaming: bool, server_streaming: bool) -> str:
     if client_streaming:
         return "bidi_stream" if server_streaming else "client_stream"

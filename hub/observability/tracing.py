@@ -106,14 +106,6 @@ class _DrawnIds(RandomIdGenerator):
         return super().generate_trace_id()
 
 
-def traceparent_of(span_context: SpanContext) -> str:
-    """The W3C `traceparent` header that names `span_context` as the parent."""
-    return (
-        f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-        f"-{int(span_context.trace_flags) & _SAMPLED:02x}"
-    )
-
-
 def current_traceparent() -> str:
     """`traceparent` of the hop being served, "" outside a trace (or with tracing off)."""
     hop = CURRENT.get()
